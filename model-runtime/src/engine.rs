@@ -1,0 +1,551 @@
+//! Running a model: the per-tick backbone and batched heads over caller-provided scratch.
+//!
+//! An [`Engine`] binds a [`Model`] to a backend and to one scratch buffer that the caller
+//! allocates once ([`Model::scratch_len`] bytes). At construction it prepares, in that buffer,
+//! each layer's padded biases, requantization parameters and (for AVX2) packed weights; every
+//! call after that allocates nothing, uses no floating point, and costs the same for any input
+//! values. The scratch holds:
+//!
+//! ```text
+//! [align slack][prepared: per layer init | requant params | packed weights][work buffers]
+//! ```
+//!
+//! A tick runs [`Engine::run_backbone`] once (input window -> embedding, kept in the scratch),
+//! then [`Engine::run_head`] per subsystem over its candidates. A head's first layer sees
+//! `[embedding | candidate features]`; the embedding's contribution plus the bias
+//! (`base = bias + W[:, ..E] · embedding`) is computed once per call, and each candidate only
+//! adds `W[:, E..] · features`. Candidates go through the head [`HEAD_BATCH`] at a time, so the
+//! scratch size does not depend on how many there are.
+
+use crate::Backend;
+use crate::error::{EngineError, RunError};
+use crate::graph::{Graph, Layer, LayerOutput, MAX_LAYERS};
+use crate::kernels::{self, GROUP, Gemm, LANES, RQ_BLOCK, Requant, packed_len, round_up};
+use crate::model::Model;
+
+/// Candidates processed per internal step of a head (any number may be passed in one call).
+pub const HEAD_BATCH: usize = 64;
+/// Alignment of every scratch region (one YMM register).
+const ALIGN: usize = 32;
+
+/// Where one layer's prepared data lives in the prepared region (byte offsets).
+#[derive(Clone, Copy, Debug, Default)]
+struct LayerPlan {
+    init: usize,
+    rq: usize,
+    packed: usize,
+    packed_len: usize,
+    /// For a head's first layer: the candidate columns, packed separately.
+    packed_cand: usize,
+    packed_cand_len: usize,
+    /// Output channels rounded up to a whole AVX2 block.
+    npad: usize,
+}
+
+/// Scratch layout, a pure function of the graph (so `scratch_len` needs no backend).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Plan {
+    layers: [LayerPlan; MAX_LAYERS],
+    prep_len: usize,
+    /// Work-region sizes in bytes, each a multiple of [`ALIGN`], in layout order.
+    xin: usize,
+    act: usize,
+    emb: usize,
+    acc: usize,
+    hx: usize,
+    cand: usize,
+    base: usize,
+}
+
+impl Plan {
+    fn work_len(&self) -> usize {
+        self.xin + 2 * self.act + self.emb + self.acc + 2 * self.hx + self.cand + self.base
+    }
+
+    pub(crate) fn total_len(&self) -> usize {
+        ALIGN + self.prep_len + self.work_len()
+    }
+}
+
+/// Computes the scratch layout for `graph`.
+pub(crate) fn plan_for(graph: &Graph<'_>) -> Plan {
+    let mut off = 0usize;
+    let mut alloc = |bytes: usize| -> usize {
+        let at = off;
+        off += round_up(bytes, ALIGN);
+        at
+    };
+    let mut layers = [LayerPlan::default(); MAX_LAYERS];
+    let embedding = graph.embedding_len();
+    for (i, layer) in graph.layers().enumerate() {
+        let npad = round_up(layer.outputs, LANES);
+        let lp = &mut layers[i];
+        lp.npad = npad;
+        lp.init = alloc(npad * 4);
+        lp.rq = alloc(npad / LANES * RQ_BLOCK * 4);
+        let head_first = graph.heads().any(|h| h.first_layer == i);
+        let k_main = if head_first { embedding } else { layer.inputs };
+        lp.packed_len = packed_len(layer.outputs, k_main);
+        lp.packed = alloc(lp.packed_len);
+        if head_first {
+            lp.packed_cand_len = packed_len(layer.outputs, layer.inputs - embedding);
+            lp.packed_cand = alloc(lp.packed_cand_len);
+        }
+    }
+    let prep_len = off;
+    let pad = |n: usize| round_up(round_up(n, LANES), ALIGN);
+    let input = graph.layer(0).map_or(0, |l| l.inputs);
+    let backbone_w = graph.backbone().map(|l| l.outputs).max().unwrap_or(0);
+    let head_w = graph
+        .heads()
+        .flat_map(|h| h.layer_range())
+        .filter_map(|i| graph.layer(i))
+        .map(|l| l.outputs)
+        .max()
+        .unwrap_or(0);
+    let max_features = graph
+        .heads()
+        .map(|h| h.candidate_features)
+        .max()
+        .unwrap_or(0);
+    Plan {
+        layers,
+        prep_len,
+        xin: pad(input),
+        act: pad(backbone_w),
+        emb: pad(embedding),
+        acc: pad(backbone_w).max(HEAD_BATCH * pad(head_w)) * 4,
+        hx: HEAD_BATCH * pad(head_w),
+        cand: HEAD_BATCH * pad(max_features),
+        base: pad(head_w) * 4,
+    }
+}
+
+/// Views a byte region as i8.
+fn i8s_mut(b: &mut [u8]) -> &mut [i8] {
+    // SAFETY: same size and alignment, every bit pattern valid; same memory, same borrow.
+    unsafe { core::slice::from_raw_parts_mut(b.as_mut_ptr().cast::<i8>(), b.len()) }
+}
+
+/// Views a 4-byte-aligned byte region as i32 (scratch regions are 32-byte aligned).
+fn i32s_mut(b: &mut [u8]) -> &mut [i32] {
+    assert!(b.as_ptr().cast::<i32>().is_aligned() && b.len() % 4 == 0);
+    // SAFETY: alignment and length checked above; every bit pattern is a valid i32; the new
+    // slice covers exactly the same memory with the same exclusive borrow.
+    unsafe { core::slice::from_raw_parts_mut(b.as_mut_ptr().cast::<i32>(), b.len() / 4) }
+}
+
+/// Read-only [`i32s_mut`].
+fn i32s(b: &[u8]) -> &[i32] {
+    assert!(b.as_ptr().cast::<i32>().is_aligned() && b.len() % 4 == 0);
+    // SAFETY: as for `i32s_mut`, with a shared borrow.
+    unsafe { core::slice::from_raw_parts(b.as_ptr().cast::<i32>(), b.len() / 4) }
+}
+
+/// The work buffers of one call, split from the work region.
+struct Work<'w> {
+    xin: &'w mut [i8],
+    act_a: &'w mut [i8],
+    act_b: &'w mut [i8],
+    emb: &'w mut [i8],
+    acc: &'w mut [i32],
+    hx_a: &'w mut [i8],
+    hx_b: &'w mut [i8],
+    cand: &'w mut [i8],
+    base: &'w mut [i32],
+}
+
+fn split_work<'w>(work: &'w mut [u8], p: &Plan) -> Work<'w> {
+    let (xin, rest) = work.split_at_mut(p.xin);
+    let (act_a, rest) = rest.split_at_mut(p.act);
+    let (act_b, rest) = rest.split_at_mut(p.act);
+    let (emb, rest) = rest.split_at_mut(p.emb);
+    let (acc, rest) = rest.split_at_mut(p.acc);
+    let (hx_a, rest) = rest.split_at_mut(p.hx);
+    let (hx_b, rest) = rest.split_at_mut(p.hx);
+    let (cand, rest) = rest.split_at_mut(p.cand);
+    let (base, _) = rest.split_at_mut(p.base);
+    Work {
+        xin: i8s_mut(xin),
+        act_a: i8s_mut(act_a),
+        act_b: i8s_mut(act_b),
+        emb: i8s_mut(emb),
+        acc: i32s_mut(acc),
+        hx_a: i8s_mut(hx_a),
+        hx_b: i8s_mut(hx_b),
+        cand: i8s_mut(cand),
+        base: i32s_mut(base),
+    }
+}
+
+/// The kernels in use; the AVX2 variant carries the proof that AVX2 is usable.
+#[derive(Clone, Copy, Debug)]
+enum Kernels {
+    Scalar,
+    #[cfg(target_arch = "x86_64")]
+    Avx2(kernels::avx2::Avx2),
+}
+
+/// One layer's prepared data.
+#[derive(Clone, Copy)]
+struct Prepared<'p> {
+    init: &'p [i32],
+    rq: &'p [i32],
+    packed: &'p [u8],
+    packed_cand: &'p [u8],
+}
+
+impl Kernels {
+    /// `acc = init + x · w[:, col0..col0 + k]ᵀ`; `packed` is the AVX2 form of those columns.
+    // The geometry plus the two weight forms (row-major for scalar, packed for AVX2).
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(
+        self,
+        g: &Gemm,
+        x: &[i8],
+        layer: &Layer<'_>,
+        col0: usize,
+        packed: &[u8],
+        init: &[i32],
+        acc: &mut [i32],
+    ) {
+        match self {
+            Kernels::Scalar => {
+                kernels::scalar::gemm(g, x, layer.weight, layer.inputs, col0, init, acc)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(t) => kernels::avx2::gemm(t, g, x, packed, init, acc),
+        }
+        let _ = packed;
+    }
+
+    fn requant(self, r: &Requant, acc: &[i32], params: &[i32], out: &mut [i8]) {
+        match self {
+            Kernels::Scalar => kernels::scalar::requant(r, acc, params, out),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(t) => kernels::avx2::requant(t, r, acc, params, out),
+        }
+    }
+}
+
+/// Runs a [`Model`] on one backend over caller-provided scratch. See the module docs.
+pub struct Engine<'m, 'a, 's> {
+    model: &'m Model<'a>,
+    backend: Backend,
+    kernels: Kernels,
+    plan: Plan,
+    prep: &'s [u8],
+    work: &'s mut [u8],
+    have_embedding: bool,
+}
+
+impl<'m, 'a, 's> Engine<'m, 'a, 's> {
+    /// Prepares `model` for `backend` in `scratch` (at least [`Model::scratch_len`] bytes, any
+    /// alignment). Fails if the scratch is too small or the backend unavailable here.
+    pub fn new(
+        model: &'m Model<'a>,
+        backend: Backend,
+        scratch: &'s mut [u8],
+    ) -> Result<Self, EngineError> {
+        let plan = plan_for(model.graph());
+        let need = plan.total_len();
+        if scratch.len() < need {
+            return Err(EngineError::ScratchTooSmall {
+                need,
+                have: scratch.len(),
+            });
+        }
+        let kernels = match backend {
+            Backend::Scalar => Kernels::Scalar,
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => kernels::avx2::Avx2::new()
+                .map(Kernels::Avx2)
+                .ok_or(EngineError::BackendUnavailable { backend })?,
+            #[cfg(not(target_arch = "x86_64"))]
+            Backend::Avx2 => return Err(EngineError::BackendUnavailable { backend }),
+        };
+        let skip = scratch.as_ptr().align_offset(ALIGN).min(ALIGN);
+        let (_, rest) = scratch.split_at_mut(skip);
+        let (prep, rest) = rest.split_at_mut(plan.prep_len);
+        let work = &mut rest[..plan.work_len()];
+        work.fill(0);
+        prep.fill(0);
+        let embedding = model.embedding_len();
+        let graph = model.graph();
+        for (i, layer) in graph.layers().enumerate() {
+            let lp = &plan.layers[i];
+            for (slot, b) in i32s_mut(&mut prep[lp.init..][..lp.npad * 4])
+                .iter_mut()
+                .zip(layer.bias.iter())
+            {
+                *slot = b;
+            }
+            let rq = i32s_mut(&mut prep[lp.rq..][..lp.npad / LANES * RQ_BLOCK * 4]);
+            kernels::fill_requant_params(
+                layer.multiplier.iter(),
+                layer.shift.iter(),
+                layer.outputs,
+                rq,
+            );
+            if matches!(kernels, Kernels::Scalar) {
+                continue;
+            }
+            let (w, k, n) = (layer.weight, layer.inputs, layer.outputs);
+            if lp.packed_cand_len > 0 {
+                kernels::pack(
+                    w,
+                    k,
+                    0,
+                    embedding,
+                    n,
+                    &mut prep[lp.packed..][..lp.packed_len],
+                );
+                kernels::pack(
+                    w,
+                    k,
+                    embedding,
+                    k - embedding,
+                    n,
+                    &mut prep[lp.packed_cand..][..lp.packed_cand_len],
+                );
+            } else {
+                kernels::pack(w, k, 0, k, n, &mut prep[lp.packed..][..lp.packed_len]);
+            }
+        }
+        Ok(Engine {
+            model,
+            backend,
+            kernels,
+            plan,
+            prep,
+            work,
+            have_embedding: false,
+        })
+    }
+
+    /// The backend this engine runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The model.
+    pub fn model(&self) -> &'m Model<'a> {
+        self.model
+    }
+
+    fn prepared(&self, i: usize) -> Prepared<'s> {
+        let lp = &self.plan.layers[i];
+        let prep: &'s [u8] = self.prep;
+        Prepared {
+            init: i32s(&prep[lp.init..][..lp.npad * 4]),
+            rq: i32s(&prep[lp.rq..][..lp.npad / LANES * RQ_BLOCK * 4]),
+            packed: &prep[lp.packed..][..lp.packed_len],
+            packed_cand: &prep[lp.packed_cand..][..lp.packed_cand_len],
+        }
+    }
+
+    /// Runs the backbone on one input window (`window × features` int8, tick-major) and
+    /// returns the embedding (also kept for [`Engine::run_head`]). For a model without heads
+    /// this is the model's output.
+    pub fn run_backbone(&mut self, input: &[i8]) -> Result<&[i8], RunError> {
+        let expected = self.model.input_len();
+        if input.len() != expected {
+            return Err(RunError::InputLen {
+                expected,
+                found: input.len(),
+            });
+        }
+        let graph = self.model.graph();
+        let count = graph.backbone_len();
+        let kern = self.kernels;
+        let preps: [Option<Prepared<'s>>; MAX_LAYERS] =
+            core::array::from_fn(|i| (i < count).then(|| self.prepared(i)));
+        let plan = self.plan;
+        let w = split_work(&mut *self.work, &plan);
+        w.xin[..expected].copy_from_slice(input);
+        for (i, (layer, prep)) in graph.backbone().zip(preps.iter().flatten()).enumerate() {
+            let last = i + 1 == count;
+            let (src, dst): (&[i8], &mut [i8]) = match (i, i % 2) {
+                (0, _) => (&*w.xin, if last { &mut *w.emb } else { &mut *w.act_a }),
+                (_, 1) => (&*w.act_a, if last { &mut *w.emb } else { &mut *w.act_b }),
+                _ => (&*w.act_b, if last { &mut *w.emb } else { &mut *w.act_a }),
+            };
+            let npad = self.plan.layers[i].npad;
+            let g = Gemm {
+                rows: 1,
+                x_stride: 0,
+                k: layer.inputs,
+                n: layer.outputs,
+                acc_stride: npad,
+                signed: layer.signed_input,
+            };
+            kern.gemm(&g, src, layer, 0, prep.packed, prep.init, w.acc);
+            let (lo, hi) = match layer.output {
+                LayerOutput::I8 { lo, hi } => (lo, hi),
+                // The reader only allows i32 outputs as a head's last layer.
+                LayerOutput::I32 => (i8::MIN, i8::MAX),
+            };
+            let r = Requant {
+                rows: 1,
+                n: layer.outputs,
+                acc_stride: npad,
+                out_stride: npad,
+                lo,
+                hi,
+            };
+            kern.requant(&r, w.acc, prep.rq, dst);
+        }
+        self.have_embedding = true;
+        let emb_off = self.plan.xin + 2 * self.plan.act;
+        Ok(i8s_ro(&self.work[emb_off..][..self.model.embedding_len()]))
+    }
+
+    /// Scores `candidates` (row-major, `candidate_features` int8 per row, any number of rows)
+    /// with head `head` against the embedding of the last [`Engine::run_backbone`], writing
+    /// `rows × outputs` values to `scores` (i8 outputs widened to i32).
+    pub fn run_head(
+        &mut self,
+        head: usize,
+        candidates: &[i8],
+        scores: &mut [i32],
+    ) -> Result<(), RunError> {
+        let graph = self.model.graph();
+        let h = *graph.head(head).ok_or(RunError::NoSuchHead {
+            index: head,
+            heads: graph.head_count(),
+        })?;
+        let features = h.candidate_features;
+        if !candidates.len().is_multiple_of(features) {
+            return Err(RunError::CandidatesLen {
+                row: features,
+                found: candidates.len(),
+            });
+        }
+        let rows_total = candidates.len() / features;
+        let outputs = self.model.head_outputs(head).unwrap_or(0);
+        if scores.len() != rows_total * outputs {
+            return Err(RunError::ScoresLen {
+                expected: rows_total * outputs,
+                found: scores.len(),
+            });
+        }
+        if !self.have_embedding {
+            return Err(RunError::NoEmbedding);
+        }
+        let embedding = self.model.embedding_len();
+        let emb_signed = graph
+            .backbone()
+            .last()
+            .is_none_or(|l| !matches!(l.output, LayerOutput::I8 { lo: 0.., .. }));
+        let kern = self.kernels;
+        let preps: [Option<Prepared<'s>>; MAX_LAYERS] =
+            core::array::from_fn(|i| h.layer_range().contains(&i).then(|| self.prepared(i)));
+        let plan = self.plan;
+        let w = split_work(&mut *self.work, &plan);
+        let first = h.first_layer;
+        let (Some(l1), Some(p1)) = (graph.layer(first), preps[first]) else {
+            return Ok(());
+        };
+        let np1 = plan.layers[first].npad;
+
+        // Once per call: base = bias + W[:, ..E] · embedding.
+        let g = Gemm {
+            rows: 1,
+            x_stride: 0,
+            k: embedding,
+            n: l1.outputs,
+            acc_stride: np1,
+            signed: emb_signed,
+        };
+        kern.gemm(&g, w.emb, l1, 0, p1.packed, p1.init, w.base);
+
+        let direct = matches!(kern, Kernels::Scalar) || features % GROUP == 0;
+        let fpad = round_up(features, LANES);
+        for start in (0..rows_total).step_by(HEAD_BATCH) {
+            let rows = HEAD_BATCH.min(rows_total - start);
+            let chunk = &candidates[start * features..(start + rows) * features];
+            let (x, x_stride): (&[i8], usize) = if direct {
+                (chunk, features)
+            } else {
+                // Pad rows to whole 4-byte groups for the AVX2 broadcast (pad bytes stay 0).
+                for (dst, src) in w
+                    .cand
+                    .chunks_exact_mut(fpad)
+                    .zip(chunk.chunks_exact(features))
+                {
+                    dst[..features].copy_from_slice(src);
+                }
+                (&*w.cand, fpad)
+            };
+            let g = Gemm {
+                rows,
+                x_stride,
+                k: features,
+                n: l1.outputs,
+                acc_stride: np1,
+                signed: true,
+            };
+            kern.gemm(&g, x, l1, embedding, p1.packed_cand, w.base, w.acc);
+
+            let mut prev_npad = np1;
+            for (pos, li) in h.layer_range().enumerate() {
+                let (Some(layer), Some(prep)) = (graph.layer(li), preps[li]) else {
+                    continue;
+                };
+                let npad = plan.layers[li].npad;
+                let (src, dst): (&[i8], &mut [i8]) = if pos % 2 == 1 {
+                    (&*w.hx_a, &mut *w.hx_b)
+                } else {
+                    (&*w.hx_b, &mut *w.hx_a)
+                };
+                if pos > 0 {
+                    let g = Gemm {
+                        rows,
+                        x_stride: prev_npad,
+                        k: layer.inputs,
+                        n: layer.outputs,
+                        acc_stride: npad,
+                        signed: layer.signed_input,
+                    };
+                    kern.gemm(&g, src, layer, 0, prep.packed, prep.init, w.acc);
+                }
+                let last = pos + 1 == h.layer_count;
+                let out = &mut scores[start * outputs..(start + rows) * outputs];
+                match layer.output {
+                    LayerOutput::I32 => {
+                        for (o, a) in out.chunks_exact_mut(outputs).zip(w.acc.chunks_exact(npad)) {
+                            o.copy_from_slice(&a[..outputs]);
+                        }
+                    }
+                    LayerOutput::I8 { lo, hi } => {
+                        let r = Requant {
+                            rows,
+                            n: layer.outputs,
+                            acc_stride: npad,
+                            out_stride: npad,
+                            lo,
+                            hi,
+                        };
+                        kern.requant(&r, w.acc, prep.rq, dst);
+                        if last {
+                            for (o, y) in out.chunks_exact_mut(outputs).zip(dst.chunks_exact(npad))
+                            {
+                                for (o, &y) in o.iter_mut().zip(y) {
+                                    *o = i32::from(y);
+                                }
+                            }
+                        }
+                    }
+                }
+                prev_npad = npad;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Read-only [`i8s_mut`].
+fn i8s_ro(b: &[u8]) -> &[i8] {
+    // SAFETY: same size and alignment, every bit pattern valid; same memory, same borrow.
+    unsafe { core::slice::from_raw_parts(b.as_ptr().cast::<i8>(), b.len()) }
+}

@@ -1,0 +1,216 @@
+//! Bit-exactness of the AVX2 kernels against the scalar reference, over random shapes
+//! (tails of every size), random values and the extremes (all -128 inputs, all 127, weights
+//! at ±127, accumulators at the i32 limits). Skipped with a message where AVX2 is absent.
+
+use proptest::prelude::*;
+use std::vec;
+use std::vec::Vec;
+
+use super::avx2::{self, Avx2};
+use super::*;
+
+fn avx2_or_skip() -> Option<Avx2> {
+    let t = Avx2::new();
+    if t.is_none() {
+        std::eprintln!("AVX2 not available here: AVX2 kernel test skipped");
+    }
+    t
+}
+
+/// How to fill a tensor: random, or pinned at an extreme.
+#[derive(Clone, Copy, Debug)]
+enum Fill {
+    Random,
+    Min,
+    Max,
+    Alternating,
+}
+
+fn fill() -> impl Strategy<Value = Fill> {
+    prop_oneof![4 => Just(Fill::Random), 1 => Just(Fill::Min), 1 => Just(Fill::Max), 1 => Just(Fill::Alternating)]
+}
+
+fn values(n: usize, lo: i8, hi: i8, how: Fill, seed: u64) -> Vec<i8> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|i| match how {
+            Fill::Min => lo,
+            Fill::Max => hi,
+            Fill::Alternating => {
+                if i % 2 == 0 {
+                    lo
+                } else {
+                    hi
+                }
+            }
+            Fill::Random => {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (i64::from(lo) + (s % (i64::from(hi) - i64::from(lo) + 1) as u64) as i64) as i8
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone)]
+struct GemmCase {
+    rows: usize,
+    k: usize,
+    n: usize,
+    col0: usize,
+    extra_cols: usize,
+    signed: bool,
+    x_fill: Fill,
+    w_fill: Fill,
+    seed: u64,
+}
+
+fn gemm_case() -> impl Strategy<Value = GemmCase> {
+    (
+        1..20usize,
+        1..70usize,
+        1..41usize,
+        0..9usize,
+        0..5usize,
+        any::<bool>(),
+        fill(),
+        fill(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(rows, k, n, col0, extra_cols, signed, x_fill, w_fill, seed)| GemmCase {
+                rows,
+                k,
+                n,
+                col0,
+                extra_cols,
+                signed,
+                x_fill,
+                w_fill,
+                seed,
+            },
+        )
+}
+
+fn check_gemm(t: Avx2, c: &GemmCase) -> Result<(), TestCaseError> {
+    let w_stride = c.col0 + c.k + c.extra_cols;
+    // Input rows padded to whole 8-byte blocks, as the engine lays them out.
+    let x_stride = round_up(c.k, LANES);
+    let (xlo, xhi) = if c.signed {
+        (i8::MIN, i8::MAX)
+    } else {
+        (0, i8::MAX)
+    };
+    let mut x = values(c.rows * x_stride, xlo, xhi, c.x_fill, c.seed);
+    for row in x.chunks_exact_mut(x_stride) {
+        row[c.k..].fill(0);
+    }
+    let w = values(c.n * w_stride, -127, 127, c.w_fill, c.seed ^ 0xABCD);
+    let npad = round_up(c.n, LANES);
+    let init: Vec<i32> = (0..npad).map(|i| (i as i32 - 3) * 100_003).collect();
+    let g = Gemm {
+        rows: c.rows,
+        x_stride,
+        k: c.k,
+        n: c.n,
+        acc_stride: npad,
+        signed: c.signed,
+    };
+    let mut want = vec![0i32; c.rows * npad];
+    scalar::gemm(&g, &x, &w, w_stride, c.col0, &init, &mut want);
+    let mut packed = vec![0u8; packed_len(c.n, c.k)];
+    pack(&w, w_stride, c.col0, c.k, c.n, &mut packed);
+    let mut got = vec![0i32; c.rows * npad];
+    avx2::gemm(t, &g, &x, &packed, &init, &mut got);
+    for j in 0..c.rows {
+        prop_assert_eq!(
+            &got[j * npad..][..c.n],
+            &want[j * npad..][..c.n],
+            "row {}",
+            j
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn avx2_gemm_equals_scalar(c in gemm_case()) {
+        if let Some(t) = avx2_or_skip() {
+            check_gemm(t, &c)?;
+        }
+    }
+
+    #[test]
+    fn avx2_requant_equals_scalar(
+        rows in 1..6usize,
+        n in 1..40usize,
+        seed in any::<u64>(),
+        lo in -128..=127i32,
+        span in 0..=255i32,
+        extreme in any::<bool>(),
+    ) {
+        let Some(t) = avx2_or_skip() else { return Ok(()) };
+        let hi = (lo + span).min(127);
+        let npad = round_up(n, LANES);
+        let mut s = seed | 1;
+        let mut next = move || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s };
+        let acc: Vec<i32> = (0..rows * npad)
+            .map(|i| if extreme { [i32::MIN, i32::MAX, -1, 0][i % 4] } else { next() as i32 >> (next() % 24) })
+            .collect();
+        let mult: Vec<i32> = (0..n).map(|i| if extreme && i % 3 == 0 { i32::MAX } else { (next() % (1u64 << 31)) as i32 }).collect();
+        let shift: Vec<i32> = (0..n).map(|_| (next() % 32) as i32).collect();
+        let mut params = vec![0i32; npad / LANES * RQ_BLOCK];
+        fill_requant_params(mult.iter().copied(), shift.iter().copied(), n, &mut params);
+        let r = Requant { rows, n, acc_stride: npad, out_stride: npad, lo: lo as i8, hi: hi as i8 };
+        let mut want = vec![0i8; rows * npad];
+        let mut got = vec![0i8; rows * npad];
+        scalar::requant(&r, &acc, &params, &mut want);
+        avx2::requant(t, &r, &acc, &params, &mut got);
+        for j in 0..rows {
+            prop_assert_eq!(&got[j * npad..][..n], &want[j * npad..][..n], "row {}", j);
+        }
+    }
+}
+
+/// The worst case for `vpmaddubsw` saturation, at every tail length: inputs all -128 against
+/// weights all -127 (products +16256, pair sums 32512) and the mirrored signs.
+#[test]
+fn saturation_extremes_are_exact() {
+    let Some(t) = avx2_or_skip() else { return };
+    for k in 1..=67 {
+        for (xv, wv) in [(-128i8, -127i8), (-128, 127), (127, 127), (127, -127)] {
+            let n = 9;
+            let x_stride = round_up(k, LANES);
+            let mut x = vec![xv; x_stride];
+            x[k..].fill(0);
+            let w = vec![wv; n * k];
+            let c = Gemm {
+                rows: 1,
+                x_stride,
+                k,
+                n,
+                acc_stride: 16,
+                signed: true,
+            };
+            let init = vec![0; 16];
+            let mut packed = vec![0u8; packed_len(n, k)];
+            pack(&w, k, 0, k, n, &mut packed);
+            let mut got = vec![0; 16];
+            avx2::gemm(t, &c, &x, &packed, &init, &mut got);
+            let exact = k as i32 * i32::from(xv) * i32::from(wv);
+            assert!(
+                got[..n].iter().all(|&v| v == exact),
+                "k={k} x={xv} w={wv}: {got:?} != {exact}"
+            );
+            if xv >= 0 {
+                let c = Gemm { signed: false, ..c };
+                avx2::gemm(t, &c, &x, &packed, &init, &mut got);
+                assert!(got[..n].iter().all(|&v| v == exact), "unsigned k={k}");
+            }
+        }
+    }
+}

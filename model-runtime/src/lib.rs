@@ -1,0 +1,70 @@
+//! Augur's int8 fixed-point inference runtime, `no_std` and allocation-free.
+//!
+//! The kernel consults an embedded model every timer tick (DESIGN.md §4): a **backbone** turns
+//! a window of telemetry into an embedding once per tick, and **heads** (scheduler, page
+//! allocator, block cache) score batches of candidates against it. This crate is that model's
+//! runtime, and knows nothing about the kernel:
+//!
+//! - [`Model::from_gguf`] validates a GGUF v3 weight file byte by byte and borrows its tensors
+//!   without copying (`gguf.rs`, `graph.rs`); a bad file is a typed [`LoadError`].
+//! - [`Engine`] runs it over caller-provided scratch: no heap, no floating point, cost
+//!   independent of the input values (`engine.rs`).
+//! - The arithmetic is int8 × int8 → exact i32, then gemmlowp fixed-point requantization
+//!   (`quant.rs`), computed by a portable scalar reference or by AVX2 `asm!` micro-kernels,
+//!   bit for bit the same (`kernels/`), picked by [`Backend::detect`].
+//!
+//! ```no_run
+//! # fn demo(bytes: &[u8], window: &[i8], tasks: &[i8]) -> Result<(), Box<dyn std::error::Error>> {
+//! use model_runtime::{Backend, Engine, Model, argmax};
+//! let model = Model::from_gguf(bytes)?;
+//! let mut scratch = vec![0u8; model.scratch_len()];      // once, at load
+//! let mut engine = Engine::new(&model, Backend::detect(), &mut scratch)?;
+//! engine.run_backbone(window)?;                           // every tick
+//! let sched = model.head_index("sched").ok_or("no sched head")?;
+//! let mut scores = [0i32; 64];
+//! engine.run_head(sched, tasks, &mut scores[..tasks.len() / 16])?;
+//! let _pick = argmax(&scores);
+//! # Ok(()) }
+//! ```
+//!
+//! # Notes
+//! The `std` feature adds the host side: a GGUF writer and [`QuantizedModel`], the one
+//! definition of the file layout that `weights/`'s quantizer fills and this reader checks.
+//!
+//! # Resources
+//! - GGUF: <https://github.com/ggml-org/ggml/blob/master/docs/gguf.md>
+//! - gemmlowp fixed point: <https://github.com/google/gemmlowp/blob/master/doc/quantization.md>
+//! - Jacob et al., "Quantization and Training of Neural Networks for Efficient
+//!   Integer-Arithmetic-Only Inference", CVPR 2018.
+
+#![no_std]
+
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+mod backend;
+mod engine;
+mod error;
+pub mod gguf;
+pub mod graph;
+pub mod kernels;
+mod model;
+pub mod quant;
+mod select;
+
+#[cfg(feature = "std")]
+mod qmodel;
+#[cfg(feature = "std")]
+pub mod writer;
+
+pub use backend::Backend;
+pub use engine::{Engine, HEAD_BATCH};
+pub use error::{EngineError, LoadError, Name, RunError};
+pub use graph::{Head, Layer, LayerOutput};
+pub use model::Model;
+pub use select::{argmax, top_k};
+
+#[cfg(feature = "std")]
+pub use qmodel::{
+    QuantizedHead, QuantizedLayer, QuantizedModel, XorShift, random_layer, random_model,
+};
