@@ -81,7 +81,9 @@ impl<'a> I32s<'a> {
     /// All values in order.
     pub fn iter(&self) -> impl Iterator<Item = i32> + 'a {
         self.0
-            .as_chunks::<4>().0.iter()
+            .as_chunks::<4>()
+            .0
+            .iter()
             .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 }
@@ -94,7 +96,9 @@ impl<'a> F32s<'a> {
     /// All values in order.
     pub fn iter(&self) -> impl Iterator<Item = f32> + 'a {
         self.0
-            .as_chunks::<4>().0.iter()
+            .as_chunks::<4>()
+            .0
+            .iter()
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 }

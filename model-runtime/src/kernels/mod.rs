@@ -51,7 +51,9 @@ pub fn pack(w: &[i8], w_stride: usize, col0: usize, k: usize, n: usize, out: &mu
     let blocks = n.div_ceil(LANES);
     let groups = k.div_ceil(GROUP);
     for (row, chunk) in out
-        .as_chunks_mut::<PACKED_ROW>().0.iter_mut()
+        .as_chunks_mut::<PACKED_ROW>()
+        .0
+        .iter_mut()
         .take(blocks * groups)
         .enumerate()
     {
