@@ -47,7 +47,7 @@ fn every_truncation_is_refused_without_panicking() {
     for len in 0..bytes.len() {
         // The writer pads the file end to the alignment; cutting only padding after the last
         // tensor's data still leaves a complete file.
-        if let Ok(_) = Model::from_gguf(&bytes[..len]) {
+        if Model::from_gguf(&bytes[..len]).is_ok() {
             let last = model_runtime::gguf::Gguf::parse(&bytes)
                 .unwrap()
                 .tensor_infos()
