@@ -70,10 +70,18 @@ struct Row {
 
 fn calibration(m: &FloatModel) -> Calibration {
     let mut rng = XorShift::new(99);
-    let mut u = |n: usize, a: f32| (0..n).map(|_| augur_weights::float::uniform(&mut rng) * a).collect::<Vec<f32>>();
+    let mut u = |n: usize, a: f32| {
+        (0..n)
+            .map(|_| augur_weights::float::uniform(&mut rng) * a)
+            .collect::<Vec<f32>>()
+    };
     Calibration {
         inputs: (0..32).map(|_| u(m.input_len(), 2.0)).collect(),
-        candidates: m.heads.iter().map(|h| (0..32).map(|_| u(h.candidate_features, 3.0)).collect()).collect(),
+        candidates: m
+            .heads
+            .iter()
+            .map(|h| (0..32).map(|_| u(h.candidate_features, 3.0)).collect())
+            .collect(),
     }
 }
 
@@ -82,7 +90,11 @@ fn quantized(float: &FloatModel) -> QuantizedModel {
 }
 
 /// Times one backend over `run`; `None` when the backend is unavailable.
-fn time_backend(model: &Model<'_>, backend: Backend, run: &mut dyn FnMut(&mut Engine<'_, '_, '_>)) -> Option<(f64, f64)> {
+fn time_backend(
+    model: &Model<'_>,
+    backend: Backend,
+    run: &mut dyn FnMut(&mut Engine<'_, '_, '_>),
+) -> Option<(f64, f64)> {
     if !backend.is_available() {
         return None;
     }
@@ -106,7 +118,13 @@ fn backbone_row(name: &str, q: &QuantizedModel) -> Row {
     let (tract_ns, _) = measure(|| {
         black_box(tract.run(black_box(&x)).ok());
     });
-    Row { name: name.into(), macs: q.backbone_macs(), scalar, avx2, tract: Some(tract_ns) }
+    Row {
+        name: name.into(),
+        macs: q.backbone_macs(),
+        scalar,
+        avx2,
+        tract: Some(tract_ns),
+    }
 }
 
 fn head_row(name: &str, q: &QuantizedModel, candidates: usize) -> Row {
@@ -139,7 +157,10 @@ fn head_row(name: &str, q: &QuantizedModel, candidates: usize) -> Row {
     // tract: the whole batch of [embedding | features] rows in one run.
     let mut scratch = vec![0u8; model.scratch_len()];
     let mut e = Engine::new(&model, Backend::Scalar, &mut scratch).expect("engine");
-    let emb = dequantize(e.run_backbone(&input).expect("backbone"), embedding_scale(&model));
+    let emb = dequantize(
+        e.run_backbone(&input).expect("backbone"),
+        embedding_scale(&model),
+    );
     let scale = model.head(0).expect("head").candidate_scale;
     let mut tract = TractMlp::new(&dequantized_head(&model, 0), candidates).expect("tract builds");
     let mut rows = Vec::with_capacity(candidates * (emb.len() + features));
@@ -151,7 +172,13 @@ fn head_row(name: &str, q: &QuantizedModel, candidates: usize) -> Row {
         }
         black_box(tract.run(black_box(&rows)).ok());
     });
-    Row { name: name.into(), macs: q.head_macs(0, candidates), scalar, avx2, tract: Some(tract_ns) }
+    Row {
+        name: name.into(),
+        macs: q.head_macs(0, candidates),
+        scalar,
+        avx2,
+        tract: Some(tract_ns),
+    }
 }
 
 /// One gemm kernel call alone (no requantization), to see the micro-kernel's own throughput.
@@ -162,7 +189,14 @@ fn kernel_row(name: &str, rows: usize, k: usize, n: usize) -> Row {
     let npad = n.div_ceil(8) * 8;
     let init = vec![0i32; npad];
     let mut acc = vec![0i32; rows * npad];
-    let g = Gemm { rows, x_stride: k, k, n, acc_stride: npad, signed: true };
+    let g = Gemm {
+        rows,
+        x_stride: k,
+        k,
+        n,
+        acc_stride: npad,
+        signed: true,
+    };
     let scalar = measure(|| {
         kernels::scalar::gemm(&g, black_box(&x), &w, k, 0, &init, &mut acc);
         black_box(&acc);
@@ -175,7 +209,13 @@ fn kernel_row(name: &str, rows: usize, k: usize, n: usize) -> Row {
             black_box(&acc);
         })
     });
-    Row { name: name.into(), macs: rows * k * n, scalar, avx2, tract: None }
+    Row {
+        name: name.into(),
+        macs: rows * k * n,
+        scalar,
+        avx2,
+        tract: None,
+    }
 }
 
 fn main() {
@@ -189,10 +229,17 @@ fn main() {
         8,
         32,
         &[64, 32],
-        &[("sched", 16, &[32, 1]), ("page", 16, &[32, 1]), ("blk", 16, &[32, 1])],
+        &[
+            ("sched", 16, &[32, 1]),
+            ("page", 16, &[32, 1]),
+            ("blk", 16, &[32, 1]),
+        ],
     ));
     let linnos = quantized(&random_float_model(2, 1, 31, &[256, 2], &[]));
-    println!("Augur model-runtime benchmark (backend detected: {})", Backend::detect());
+    println!(
+        "Augur model-runtime benchmark (backend detected: {})",
+        Backend::detect()
+    );
     let rows = [
         backbone_row("backbone 8x32 -> 64 -> 32", &augur),
         head_row("head, 64 cands (32+16) -> 32 -> 1", &augur, 64),
@@ -204,14 +251,32 @@ fn main() {
     println!();
     println!(
         "| {:<34} | {:>6} | {:>10} | {:>10} | {:>10} | {:>10} | {:>10} | {:>15} |",
-        "case", "MACs", "scalar", "avx2", "tract-core", "avx2/scal", "avx2/tract", "avx2 MACs/cycle"
+        "case",
+        "MACs",
+        "scalar",
+        "avx2",
+        "tract-core",
+        "avx2/scal",
+        "avx2/tract",
+        "avx2 MACs/cycle"
     );
-    println!("|{:-<36}|{:->8}|{:->12}|{:->12}|{:->12}|{:->12}|{:->12}|{:->17}|", "", "", "", "", "", "", "", "");
-    let fmt_ns = |ns: f64| if ns >= 10_000.0 { format!("{:.2} us", ns / 1000.0) } else { format!("{ns:.0} ns") };
+    println!(
+        "|{:-<36}|{:->8}|{:->12}|{:->12}|{:->12}|{:->12}|{:->12}|{:->17}|",
+        "", "", "", "", "", "", "", ""
+    );
+    let fmt_ns = |ns: f64| {
+        if ns >= 10_000.0 {
+            format!("{:.2} us", ns / 1000.0)
+        } else {
+            format!("{ns:.0} ns")
+        }
+    };
     for r in &rows {
         let avx2 = r.avx2.map_or("n/a".to_string(), |(ns, _)| fmt_ns(ns));
         let tract = r.tract.map_or("-".to_string(), fmt_ns);
-        let speedup = r.avx2.map_or("-".to_string(), |(ns, _)| format!("{:.1}x", r.scalar.0 / ns));
+        let speedup = r.avx2.map_or("-".to_string(), |(ns, _)| {
+            format!("{:.1}x", r.scalar.0 / ns)
+        });
         let vs_tract = match (r.avx2, r.tract) {
             (Some((a, _)), Some(t)) => format!("{:.0}x", t / a),
             _ => "-".to_string(),
@@ -234,7 +299,13 @@ fn main() {
     }
     if let Some((ns, ticks)) = rows[0].avx2 {
         println!();
-        println!("TSC: {:.2} ticks/ns (nominal {:.2} GHz); peak = {PEAK_MACS_PER_CYCLE} int8 MACs/cycle", ticks / ns, ticks / ns);
+        println!(
+            "TSC: {:.2} ticks/ns (nominal {:.2} GHz); peak = {PEAK_MACS_PER_CYCLE} int8 MACs/cycle",
+            ticks / ns,
+            ticks / ns
+        );
     }
-    println!("medians of {SAMPLES} samples; head rows exclude the backbone run, include the per-call embedding part");
+    println!(
+        "medians of {SAMPLES} samples; head rows exclude the backbone run, include the per-call embedding part"
+    );
 }

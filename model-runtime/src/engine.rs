@@ -195,6 +195,24 @@ struct Prepared<'p> {
     packed_cand: &'p [u8],
 }
 
+impl Prepared<'_> {
+    const EMPTY: Prepared<'static> = Prepared {
+        init: &[],
+        rq: &[],
+        packed: &[],
+        packed_cand: &[],
+    };
+}
+
+fn prepared_of<'p>(prep: &'p [u8], lp: &LayerPlan) -> Prepared<'p> {
+    Prepared {
+        init: i32s(&prep[lp.init..][..lp.npad * 4]),
+        rq: i32s(&prep[lp.rq..][..lp.npad / LANES * RQ_BLOCK * 4]),
+        packed: &prep[lp.packed..][..lp.packed_len],
+        packed_cand: &prep[lp.packed_cand..][..lp.packed_cand_len],
+    }
+}
+
 impl Kernels {
     /// `acc = init + x · w[:, col0..col0 + k]ᵀ`; `packed` is the AVX2 form of those columns.
     // The geometry plus the two weight forms (row-major for scalar, packed for AVX2).
@@ -234,8 +252,9 @@ pub struct Engine<'m, 'a, 's> {
     backend: Backend,
     kernels: Kernels,
     plan: Plan,
-    prep: &'s [u8],
-    work: &'s mut [u8],
+    /// Each layer's prepared data, sliced once at construction.
+    prepared: [Prepared<'s>; MAX_LAYERS],
+    work: Work<'s>,
     have_embedding: bool,
 }
 
@@ -312,12 +331,22 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                 kernels::pack(w, k, 0, k, n, &mut prep[lp.packed..][..lp.packed_len]);
             }
         }
+        let prep: &'s [u8] = prep;
+        let layer_count = graph.layers().count();
+        let prepared = core::array::from_fn(|i| {
+            if i < layer_count {
+                prepared_of(prep, &plan.layers[i])
+            } else {
+                Prepared::EMPTY
+            }
+        });
+        let work = split_work(work, &plan);
         Ok(Engine {
             model,
             backend,
             kernels,
             plan,
-            prep,
+            prepared,
             work,
             have_embedding: false,
         })
@@ -331,17 +360,6 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
     /// The model.
     pub fn model(&self) -> &'m Model<'a> {
         self.model
-    }
-
-    fn prepared(&self, i: usize) -> Prepared<'s> {
-        let lp = &self.plan.layers[i];
-        let prep: &'s [u8] = self.prep;
-        Prepared {
-            init: i32s(&prep[lp.init..][..lp.npad * 4]),
-            rq: i32s(&prep[lp.rq..][..lp.npad / LANES * RQ_BLOCK * 4]),
-            packed: &prep[lp.packed..][..lp.packed_len],
-            packed_cand: &prep[lp.packed_cand..][..lp.packed_cand_len],
-        }
     }
 
     /// Runs the backbone on one input window (`window × features` int8, tick-major) and
@@ -358,12 +376,9 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
         let graph = self.model.graph();
         let count = graph.backbone_len();
         let kern = self.kernels;
-        let preps: [Option<Prepared<'s>>; MAX_LAYERS] =
-            core::array::from_fn(|i| (i < count).then(|| self.prepared(i)));
-        let plan = self.plan;
-        let w = split_work(&mut *self.work, &plan);
+        let w = &mut self.work;
         w.xin[..expected].copy_from_slice(input);
-        for (i, (layer, prep)) in graph.backbone().zip(preps.iter().flatten()).enumerate() {
+        for (i, (layer, prep)) in graph.backbone().zip(&self.prepared).enumerate() {
             let last = i + 1 == count;
             let (src, dst): (&[i8], &mut [i8]) = match (i, i % 2) {
                 (0, _) => (&*w.xin, if last { &mut *w.emb } else { &mut *w.act_a }),
@@ -396,8 +411,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
             kern.requant(&r, w.acc, prep.rq, dst);
         }
         self.have_embedding = true;
-        let emb_off = self.plan.xin + 2 * self.plan.act;
-        Ok(i8s_ro(&self.work[emb_off..][..self.model.embedding_len()]))
+        Ok(&self.work.emb[..self.model.embedding_len()])
     }
 
     /// Scores `candidates` (row-major, `candidate_features` int8 per row, any number of rows)
@@ -438,12 +452,11 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
             .last()
             .is_none_or(|l| !matches!(l.output, LayerOutput::I8 { lo: 0.., .. }));
         let kern = self.kernels;
-        let preps: [Option<Prepared<'s>>; MAX_LAYERS] =
-            core::array::from_fn(|i| h.layer_range().contains(&i).then(|| self.prepared(i)));
-        let plan = self.plan;
-        let w = split_work(&mut *self.work, &plan);
+        let plan = &self.plan;
+        let preps = &self.prepared;
+        let w = &mut self.work;
         let first = h.first_layer;
-        let (Some(l1), Some(p1)) = (graph.layer(first), preps[first]) else {
+        let (Some(l1), Some(p1)) = (graph.layer(first), preps.get(first).copied()) else {
             return Ok(());
         };
         let np1 = plan.layers[first].npad;
@@ -489,7 +502,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
 
             let mut prev_npad = np1;
             for (pos, li) in h.layer_range().enumerate() {
-                let (Some(layer), Some(prep)) = (graph.layer(li), preps[li]) else {
+                let (Some(layer), Some(prep)) = (graph.layer(li), preps.get(li).copied()) else {
                     continue;
                 };
                 let npad = plan.layers[li].npad;
@@ -542,10 +555,4 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
         }
         Ok(())
     }
-}
-
-/// Read-only [`i8s_mut`].
-fn i8s_ro(b: &[u8]) -> &[i8] {
-    // SAFETY: same size and alignment, every bit pattern valid; same memory, same borrow.
-    unsafe { core::slice::from_raw_parts(b.as_ptr().cast::<i8>(), b.len()) }
 }
