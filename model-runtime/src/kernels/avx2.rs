@@ -237,9 +237,178 @@ pub fn gemm(_: Avx2, g: &Gemm, x: &[i8], packed: &[u8], init: &[i32], acc: &mut 
     }
 }
 
-/// AVX2 [`super::scalar::requant`]: gemmlowp's doubling high multiply on 64-bit lanes
-/// (`vpmuldq` on even and odd i32 lanes), rounding divide with per-lane `vpsravd`, clamp, and a
-/// saturating pack to 8 bytes per block (exact: values are already clamped into int8).
+/// Offsets of the requant parameter vectors of one block (`fill_requant_params`), in bytes.
+macro_rules! rq_off {
+    (m) => {
+        "0"
+    };
+    (m_odd) => {
+        "64"
+    };
+    (kc_e) => {
+        "96"
+    };
+    (kc_o) => {
+        "128"
+    };
+    (kr_e) => {
+        "160"
+    };
+    (kr_o) => {
+        "192"
+    };
+    (sh_e) => {
+        "224"
+    };
+    (sh_o) => {
+        "256"
+    };
+    (d_e) => {
+        "288"
+    };
+    (d_o) => {
+        "320"
+    };
+    (off) => {
+        "352"
+    };
+}
+
+/// Requantizes the 8 accumulators in ymm0 in place (result i32 in `[lo, hi]` in ymm0), with the
+/// block's parameters at `[$p]`, lo/hi broadcast in ymm12/ymm13; clobbers ymm1-3.
+///
+/// gemmlowp's two roundings, `rdbpot(srdhm(a, m), s)`, are one rounding of the 64-bit product:
+/// `srdhm` is `floor((a·m + 2^30) / 2^31)` and `rdbpot(y, s)` is
+/// `floor((y + H - D·[y < 0]) / 2^s)`, and nested floors of divisions by positive integers
+/// compose, so the result is `floor((a·m + 2^30 + (H - D·[y < 0])·2^31) / 2^(31+s))`. AVX2 has
+/// no 64-bit arithmetic shift, so the numerator carries `+2^62` (which keeps it in `(0, 2^63)`)
+/// and the logical shift's result is `z + 2^(31-s)`, fixed by one `vpsubd`.
+/// - `relu` (`lo >= 0`): every `y < 0` clamps to `lo` either way, so the `[y < 0]` term is
+///   dropped: multiply, add `KR`, shift (3 instructions per half).
+/// - `signed`: `[y < 0]` is read from bit 62 of `a·m + KC` (set iff
+///   `a·m + 2^30 + (H - D)·2^31 >= 0`; where that differs from `y >= 0` the quotient is 0 either
+///   way), moved to bit 31 and masked with `D·2^31`.
+macro_rules! requant_block {
+    (relu, $p:literal) => {
+        concat!(
+            "vpsrlq ymm1, ymm0, 32\n",
+            "vpmuldq ymm0, ymm0, [", $p, " + ", rq_off!(m), "]\n",
+            "vpmuldq ymm1, ymm1, [", $p, " + ", rq_off!(m_odd), "]\n",
+            "vpaddq ymm0, ymm0, [", $p, " + ", rq_off!(kr_e), "]\n",
+            "vpaddq ymm1, ymm1, [", $p, " + ", rq_off!(kr_o), "]\n",
+            requant_block!(@tail, $p),
+        )
+    };
+    (signed, $p:literal) => {
+        concat!(
+            "vpsrlq ymm1, ymm0, 32\n",
+            "vpmuldq ymm0, ymm0, [", $p, " + ", rq_off!(m), "]\n",
+            "vpmuldq ymm1, ymm1, [", $p, " + ", rq_off!(m_odd), "]\n",
+            "vpaddq ymm0, ymm0, [", $p, " + ", rq_off!(kc_e), "]\n",
+            "vpaddq ymm1, ymm1, [", $p, " + ", rq_off!(kc_o), "]\n",
+            "vpsrlq ymm2, ymm0, 31\n",
+            "vpsrlq ymm3, ymm1, 31\n",
+            "vpand ymm2, ymm2, [", $p, " + ", rq_off!(d_e), "]\n",
+            "vpand ymm3, ymm3, [", $p, " + ", rq_off!(d_o), "]\n",
+            "vpaddq ymm0, ymm0, ymm2\n",
+            "vpaddq ymm1, ymm1, ymm3\n",
+            requant_block!(@tail, $p),
+        )
+    };
+    (@tail, $p:literal) => {
+        concat!(
+            "vpsrlvq ymm0, ymm0, [", $p, " + ", rq_off!(sh_e), "]\n",
+            "vpsrlvq ymm1, ymm1, [", $p, " + ", rq_off!(sh_o), "]\n",
+            "vpsllq ymm1, ymm1, 32\n",
+            "vpblendd ymm0, ymm0, ymm1, 0xAA\n",
+            "vpsubd ymm0, ymm0, [", $p, " + ", rq_off!(off), "]\n",
+            "vpmaxsd ymm0, ymm0, ymm12\n",
+            "vpminsd ymm0, ymm0, ymm13\n",
+        )
+    };
+}
+
+/// Defines a whole-batch requant loop (rows × blocks) for one `requant_block!` variant.
+macro_rules! requant_loop {
+    ($name:ident, $variant:ident) => {
+        /// # Safety
+        /// AVX2 is usable; `rows, blocks >= 1`; for every row `j < rows`, 8 · `blocks` i32 at
+        /// `acc + j · acc_stride` (bytes) are readable, 8 · `blocks` bytes at
+        /// `out + j · out_stride` writable, and `blocks` parameter blocks at `params` readable.
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            acc: *const i32,
+            acc_stride: usize,
+            params: *const i32,
+            out: *mut i8,
+            out_stride: usize,
+            rows: usize,
+            blocks: usize,
+            lo: i32,
+            hi: i32,
+        ) {
+            // SAFETY: the caller guarantees AVX2 and the extents above: the inner loop reads
+            // `blocks` 32-byte accumulator blocks and parameter blocks and writes `blocks`
+            // 8-byte outputs per row; the outer loop steps rows by the given strides. Vector
+            // registers are clobbered via `clobber_abi("C")`; every general register written
+            // is declared.
+            unsafe {
+                core::arch::asm!(
+                    "vmovd xmm12, r8d",
+                    "vpbroadcastd ymm12, xmm12",
+                    "vmovd xmm13, r9d",
+                    "vpbroadcastd ymm13, xmm13",
+                    "2:",
+                    "mov rax, rsi",
+                    "mov r11, rdx",
+                    "mov rdi, {params}",
+                    "mov rcx, {blocks}",
+                    "3:",
+                    "vmovdqu ymm0, [rax]",
+                    requant_block!($variant, "rdi"),
+                    "vextracti128 xmm1, ymm0, 1",
+                    "vpackssdw xmm0, xmm0, xmm1",
+                    "vpacksswb xmm0, xmm0, xmm0",
+                    "vmovq qword ptr [r11], xmm0",
+                    "add rax, 32",
+                    "add rdi, {rq_bytes}",
+                    "add r11, 8",
+                    "dec rcx",
+                    "jnz 3b",
+                    "add rsi, {acc_stride}",
+                    "add rdx, {out_stride}",
+                    "dec r10",
+                    "jnz 2b",
+                    "vzeroupper",
+                    inout("rsi") acc => _,
+                    inout("rdx") out => _,
+                    inout("r10") rows => _,
+                    params = in(reg) params,
+                    blocks = in(reg) blocks,
+                    acc_stride = in(reg) acc_stride,
+                    out_stride = in(reg) out_stride,
+                    inout("r8") lo => _,
+                    inout("r9") hi => _,
+                    rq_bytes = const RQ_BLOCK * 4,
+                    out("rax") _,
+                    out("rdi") _,
+                    out("rcx") _,
+                    out("r11") _,
+                    clobber_abi("C"),
+                    options(nostack),
+                );
+            }
+        }
+    };
+}
+
+requant_loop!(requant_relu, relu);
+requant_loop!(requant_signed, signed);
+
+/// AVX2 [`super::scalar::requant`] in one loop over the batch: the single-rounding form of
+/// gemmlowp's arithmetic (`requant_block!`), per-lane `vpsrlvq`, clamp, and a saturating pack
+/// to 8 bytes per block (exact: values are already clamped into int8). Which variant runs
+/// depends on the clamp (the layer's shape), never on values.
 ///
 /// # Panics
 /// If a slice is shorter than the geometry needs.
@@ -252,63 +421,25 @@ pub fn requant(_: Avx2, r: &Requant, acc: &[i32], params: &[i32], out: &mut [i8]
     assert!(out.len() >= (r.rows - 1) * r.out_stride + blocks * LANES);
     assert!(params.len() >= blocks * RQ_BLOCK);
     let (lo, hi) = (i32::from(r.lo), i32::from(r.hi));
-    for j in 0..r.rows {
-        let a = acc[j * r.acc_stride..].as_ptr();
-        let o = out[j * r.out_stride..].as_mut_ptr();
-        // SAFETY: `Avx2` proves AVX2 is usable. Asserted above: `blocks` blocks of 8 i32 from
-        // `a`, 8 bytes each to `o`, and `blocks · RQ_BLOCK` parameters are in bounds.
-        // Registers: ymm14 = 2^30 per i64 lane, ymm12/13 = lo/hi.
-        unsafe {
-            core::arch::asm!(
-                "mov eax, 0x40000000",
-                "vmovq xmm14, rax",
-                "vpbroadcastq ymm14, xmm14",
-                "vmovd xmm12, {lo:e}",
-                "vpbroadcastd ymm12, xmm12",
-                "vmovd xmm13, {hi:e}",
-                "vpbroadcastd ymm13, xmm13",
-                "2:",
-                // y = srdhm(acc, m): floor((acc·m + 2^30) / 2^31) per lane. The low dword of
-                // a *logical* 64-bit shift by 31 equals the arithmetic one's.
-                "vmovdqu ymm0, [rsi]",
-                "vmovdqu ymm1, [rdi]",
-                "vpsrlq ymm2, ymm0, 32",
-                "vpsrlq ymm3, ymm1, 32",
-                "vpmuldq ymm4, ymm0, ymm1",
-                "vpmuldq ymm5, ymm2, ymm3",
-                "vpaddq ymm4, ymm4, ymm14",
-                "vpaddq ymm5, ymm5, ymm14",
-                "vpsrlq ymm4, ymm4, 31",
-                "vpsllq ymm5, ymm5, 1",
-                "vpblendd ymm4, ymm4, ymm5, 0xAA",
-                // rdbpot(y, s) = (y >> s) + ((y & mask) > (mask >> 1) + (y < 0)).
-                "vpsravd ymm6, ymm4, [rdi + 32]",
-                "vpand ymm7, ymm4, [rdi + 64]",
-                "vpsrld ymm8, ymm4, 31",
-                "vpaddd ymm8, ymm8, [rdi + 96]",
-                "vpcmpgtd ymm7, ymm7, ymm8",
-                "vpsubd ymm6, ymm6, ymm7",
-                "vpmaxsd ymm6, ymm6, ymm12",
-                "vpminsd ymm6, ymm6, ymm13",
-                "vextracti128 xmm7, ymm6, 1",
-                "vpackssdw xmm6, xmm6, xmm7",
-                "vpacksswb xmm6, xmm6, xmm6",
-                "vmovq qword ptr [rdx], xmm6",
-                "add rsi, 32",
-                "add rdi, 128",
-                "add rdx, 8",
-                "dec rcx",
-                "jnz 2b",
-                "vzeroupper",
-                inout("rsi") a => _,
-                inout("rdi") params.as_ptr() => _,
-                inout("rdx") o => _,
-                inout("rcx") blocks => _,
-                out("rax") _,
-                lo = in(reg) lo,
-                hi = in(reg) hi,
-                clobber_abi("C"),
-                options(nostack),
+    let args = (
+        acc.as_ptr(),
+        r.acc_stride * 4,
+        params.as_ptr(),
+        out.as_mut_ptr(),
+        r.out_stride,
+        r.rows,
+        blocks,
+    );
+    // SAFETY: `Avx2` proves AVX2 is usable. Asserted above: every row's `blocks` blocks of
+    // 8 i32 and 8 bytes, and `blocks · RQ_BLOCK` parameters, are in bounds.
+    unsafe {
+        if lo >= 0 {
+            requant_relu(
+                args.0, args.1, args.2, args.3, args.4, args.5, args.6, lo, hi,
+            );
+        } else {
+            requant_signed(
+                args.0, args.1, args.2, args.3, args.4, args.5, args.6, lo, hi,
             );
         }
     }

@@ -15,9 +15,11 @@
 //!   holding `w[8b + l][4g + t]` at byte `4l + t` (zero beyond the matrix). One `vpbroadcastd`
 //!   of four inputs times one such row gives eight channels' partial sums with no horizontal
 //!   reduction (the layout XNNPACK's x86 QS8 GEMMs use).
-//! - **Requant parameters**: per block of 8 channels, 4 × 8 i32: multiplier, shift,
-//!   `(1 << shift) - 1` and `((1 << shift) - 1) >> 1` (the remainder mask and threshold of
-//!   gemmlowp's rounding divide); padding channels have multiplier 0.
+//! - **Requant parameters**: per block of 8 channels, [`RQ_VECTORS`] vectors of 8 i32 (see
+//!   [`fill_requant_params`]): the multiplier and shift per channel (what the scalar reference
+//!   reads), and the constants of AVX2's single-rounding form of the same arithmetic
+//!   (`avx2::requant`), split into even and odd channels because `vpmuldq` multiplies the even
+//!   i32 lanes only. Padding channels have multiplier 0.
 //! - **Activation rows** are padded to a multiple of 8 bytes with zeros, so group reads of
 //!   4 bytes never leave the row.
 
@@ -32,8 +34,10 @@ pub const LANES: usize = 8;
 pub const GROUP: usize = 4;
 /// Bytes of one packed block-group (one YMM register of weights).
 pub const PACKED_ROW: usize = LANES * GROUP;
+/// Vectors of requant parameters per block of 8 channels.
+pub const RQ_VECTORS: usize = 12;
 /// i32 values of requant parameters per block of 8 channels.
-pub const RQ_BLOCK: usize = 4 * LANES;
+pub const RQ_BLOCK: usize = RQ_VECTORS * LANES;
 
 /// `n` rounded up to a multiple of `m`.
 pub const fn round_up(n: usize, m: usize) -> usize {
@@ -73,7 +77,22 @@ pub fn pack(w: &[i8], w_stride: usize, col0: usize, k: usize, n: usize, out: &mu
 }
 
 /// Fills requant parameter blocks for `n` channels (padding channels get multiplier 0 and
-/// shift 0). `out` must hold `n.div_ceil(8) * RQ_BLOCK` values.
+/// shift 0). `out` must hold `n.div_ceil(8) * RQ_BLOCK` values. Per block, vector by vector
+/// (`q` is a 64-bit lane, holding channel `2q` in the even vectors and `2q + 1` in the odd):
+///
+/// | vector | content |
+/// |---|---|
+/// | 0 | multiplier `m` per channel (also the even channels' `vpmuldq` operand) |
+/// | 1 | shift `s` per channel |
+/// | 2 | the odd channels' `m` in the even i32 lanes (the odd `vpmuldq` operand) |
+/// | 3, 4 | i64 `KC = 2^62 + 2^30 + (H - D)·2^31`, even / odd channels |
+/// | 5, 6 | i64 `KR = KC + D·2^31`, even / odd |
+/// | 7, 8 | i64 `31 + s`, even / odd |
+/// | 9, 10 | i64 `D·2^31`, even / odd |
+/// | 11 | `2^(31 - s)` per channel (wrapping i32) |
+///
+/// with `H = 2^(s-1)` and `D = 1` for `s >= 1`, `H = D = 0` for `s = 0`; `avx2::requant`
+/// explains the arithmetic.
 pub fn fill_requant_params(
     multiplier: impl Iterator<Item = i32>,
     shift: impl Iterator<Item = i32>,
@@ -83,12 +102,26 @@ pub fn fill_requant_params(
     out.fill(0);
     for (c, (m, s)) in multiplier.zip(shift).take(n).enumerate() {
         let (block, lane) = (c / LANES, c % LANES);
-        let base = block * RQ_BLOCK + lane;
-        let mask = ((1i64 << s) - 1) as i32;
-        out[base] = m;
-        out[base + LANES] = s;
-        out[base + 2 * LANES] = mask;
-        out[base + 3 * LANES] = mask >> 1;
+        let v = &mut out[block * RQ_BLOCK..][..RQ_BLOCK];
+        let (h, d): (i64, i64) = if s >= 1 { (1 << (s - 1), 1) } else { (0, 0) };
+        let kc = (1i64 << 62) + (1 << 30) + ((h - d) << 31);
+        let kr = kc + (d << 31);
+        let (parity, q) = (lane % 2, lane / 2);
+        let mut put64 = |vector: usize, value: i64| {
+            let at = (vector + parity) * LANES + 2 * q;
+            v[at] = value as i32;
+            v[at + 1] = (value >> 32) as i32;
+        };
+        put64(3, kc);
+        put64(5, kr);
+        put64(7, 31 + i64::from(s));
+        put64(9, d << 31);
+        v[lane] = m;
+        v[LANES + lane] = s;
+        if parity == 1 {
+            v[2 * LANES + 2 * q] = m;
+        }
+        v[11 * LANES + lane] = (1i64 << (31 - s)) as i32;
     }
 }
 

@@ -214,3 +214,72 @@ fn saturation_extremes_are_exact() {
         }
     }
 }
+
+/// The single-rounding requant at every shift, on exact rounding ties (multiplier 2^30 is
+/// one half), near-ties, zero and the extreme multipliers and accumulators, for a ReLU clamp,
+/// the full range and narrow ones (both AVX2 variants).
+#[test]
+fn requant_ties_and_shifts_are_exact() {
+    let Some(t) = avx2_or_skip() else { return };
+    let mut accs: Vec<i32> = (-300..300).collect();
+    accs.extend([
+        i32::MIN,
+        i32::MIN + 1,
+        i32::MAX,
+        i32::MAX - 1,
+        1 << 30,
+        -(1 << 30),
+    ]);
+    accs.extend([
+        (1 << 30) + (1 << 26),
+        -(1 << 30) - (1 << 26),
+        65_536,
+        -65_536,
+        98_304,
+        -98_304,
+    ]);
+    accs.resize(round_up(accs.len(), LANES), 7);
+    let rows = accs.len() / LANES;
+    let mults = [
+        0,
+        1,
+        1 << 30,
+        (1 << 30) + 1,
+        (1 << 30) - 1,
+        1_518_500_250,
+        i32::MAX,
+    ];
+    for s in 0..=31 {
+        for &m in &mults {
+            let mut params = vec![0i32; RQ_BLOCK];
+            fill_requant_params(
+                core::iter::repeat(m),
+                core::iter::repeat(s),
+                LANES,
+                &mut params,
+            );
+            for (lo, hi) in [
+                (-128i8, 127i8),
+                (0, 127),
+                (0, 0),
+                (-5, 5),
+                (127, 127),
+                (3, 9),
+            ] {
+                let r = Requant {
+                    rows,
+                    n: LANES,
+                    acc_stride: LANES,
+                    out_stride: LANES,
+                    lo,
+                    hi,
+                };
+                let mut want = vec![0i8; accs.len()];
+                let mut got = vec![0i8; accs.len()];
+                scalar::requant(&r, &accs, &params, &mut want);
+                avx2::requant(t, &r, &accs, &params, &mut got);
+                assert_eq!(got, want, "s={s} m={m} lo={lo} hi={hi}");
+            }
+        }
+    }
+}
