@@ -111,6 +111,10 @@ pub fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         clocks.lapic_hz / 1000,
         clocks.tsc_hz / 1_000_000
     );
+    kprintln!(
+        "inference: {} kernels",
+        model_runtime::Backend::detect().name()
+    );
     kprintln!("job: {}", config.job.name());
 
     let ok = match config.job {

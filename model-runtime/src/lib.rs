@@ -39,7 +39,9 @@
 
 #![no_std]
 
-#[cfg(any(test, feature = "std"))]
+// `std` is ignored on the kernel target: cargo's artifact dependencies may unify the host's
+// features (weights/ turns `std` on) into the kernel's build of this crate.
+#[cfg(any(test, all(feature = "std", not(target_os = "none"))))]
 extern crate std;
 
 mod backend;
@@ -52,9 +54,9 @@ mod model;
 pub mod quant;
 mod select;
 
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", not(target_os = "none")))]
 mod qmodel;
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", not(target_os = "none")))]
 pub mod writer;
 
 pub use backend::Backend;
@@ -64,7 +66,7 @@ pub use graph::{Head, Layer, LayerOutput};
 pub use model::Model;
 pub use select::{argmax, top_k};
 
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", not(target_os = "none")))]
 pub use qmodel::{
     QuantizedHead, QuantizedLayer, QuantizedModel, XorShift, random_layer, random_model,
 };

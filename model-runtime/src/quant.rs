@@ -85,7 +85,7 @@ pub fn requantize(acc: i32, multiplier: i32, shift: i32, lo: i8, hi: i8) -> i8 {
 /// `QuantizeMultiplierSmallerThanOneExp`). Multipliers below `2^-32` become `(0, 0)`.
 /// Returns `None` for `m` outside `[0, 1)` or not finite. Host-side: the kernel never
 /// computes in floating point.
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", not(target_os = "none")))]
 pub fn quantize_multiplier(m: f64) -> Option<(i32, i32)> {
     if !(0.0..1.0).contains(&m) {
         return None;
@@ -167,7 +167,7 @@ mod tests {
         assert_eq!(requantize(1000, half, 3, -128, 127), 63); // 1000·0.5/8 = 62.5 -> 63
     }
 
-    #[cfg(feature = "std")]
+    #[cfg(all(feature = "std", not(target_os = "none")))]
     #[test]
     fn quantize_multiplier_round_trips() {
         for &m in &[0.5, 0.25, 0.1, 0.999_999, 1e-3, 3.7e-5, 0.75] {

@@ -33,10 +33,18 @@ pub static TESTS: &[KTest] = &[
     },
 ];
 
+/// Whether every frame of `phys .. phys + bytes` is usable memory (UEFI splits usable
+/// memory into many adjacent regions, so a block may span several).
 fn usable(phys: u64, bytes: u64) -> bool {
-    frames::memory_map()
-        .iter()
-        .any(|r| r.kind == MemoryRegionKind::Usable && r.start <= phys && phys + bytes <= r.end)
+    (phys..phys + bytes)
+        .step_by(PAGE_BYTES as usize)
+        .all(|frame| {
+            frames::memory_map().iter().any(|r| {
+                r.kind == MemoryRegionKind::Usable
+                    && r.start <= frame
+                    && frame + PAGE_BYTES <= r.end
+            })
+        })
 }
 
 /// Every block handed out lies in usable memory, holds what is written to it through the
@@ -101,7 +109,7 @@ fn frames_rejects_bad_frees() -> Result<(), String> {
 }
 
 fn map_and_unmap_page() -> Result<(), String> {
-    let page = paging::scratch_page();
+    let page = paging::reserve_pages(1).map_err(|e| alloc::format!("{e}"))?;
     ktest_assert!(
         paging::translate(page).is_none(),
         "scratch page {page:#x} already mapped"

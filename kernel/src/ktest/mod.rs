@@ -13,6 +13,7 @@ use alloc::string::String;
 mod cpu;
 mod interrupts;
 mod mm;
+mod model;
 mod time;
 
 /// One in-kernel test.
@@ -33,7 +34,13 @@ macro_rules! ktest_assert {
 pub(crate) use ktest_assert;
 
 /// Every in-kernel test.
-pub static TESTS: &[&[KTest]] = &[cpu::TESTS, interrupts::TESTS, mm::TESTS, time::TESTS];
+pub static TESTS: &[&[KTest]] = &[
+    cpu::TESTS,
+    interrupts::TESTS,
+    mm::TESTS,
+    model::TESTS,
+    time::TESTS,
+];
 
 /// Runs the tests whose name contains `filter`; returns whether all passed.
 pub fn run(filter: &str) -> bool {

@@ -25,6 +25,7 @@ const P4_SLOT_BYTES: u64 = 1 << 39;
 const HEAP_AREA: u64 = 0;
 const STACK_AREA: u64 = 64 << 30;
 const MMIO_AREA: u64 = 128 << 30;
+const SPARE_AREA: u64 = 192 << 30;
 const AREA_BYTES: u64 = 64 << 30;
 
 struct KernelSpace {
@@ -35,6 +36,7 @@ struct KernelSpace {
     /// Next free byte in each part (relative to `area`).
     next_stack: u64,
     next_mmio: u64,
+    next_spare: u64,
 }
 
 static SPACE: Mutex<Option<KernelSpace>> = Mutex::new(None);
@@ -123,6 +125,7 @@ pub fn init(phys_offset: u64) -> Result<(), PagingError> {
             area,
             next_stack: STACK_AREA,
             next_mmio: MMIO_AREA,
+            next_spare: SPARE_AREA,
         });
     });
     Ok(())
@@ -269,8 +272,15 @@ pub fn map_mmio(phys: u64, bytes: u64) -> Result<u64, PagingError> {
     Ok(virt + phys % PAGE_BYTES)
 }
 
-/// A free page-aligned virtual address in the lower half, for tests that map and unmap.
-pub fn scratch_page() -> u64 {
-    // 1 TiB: far above anything the bootloader identity-maps at our memory sizes.
-    0x100_0000_0000
+/// Reserves `pages` pages of unmapped kernel address space, for a caller to map as it
+/// likes (tests that map and unmap by hand). Never handed out twice.
+pub fn reserve_pages(pages: u64) -> Result<u64, PagingError> {
+    with_space(|s| {
+        let at = s.next_spare;
+        if at + pages * PAGE_BYTES > SPARE_AREA + AREA_BYTES {
+            return Err(PagingError::AreaExhausted);
+        }
+        s.next_spare += pages * PAGE_BYTES;
+        Ok(s.area + at)
+    })
 }

@@ -1,0 +1,215 @@
+//! Integration tests: boot the real kernel image in QEMU (BIOS and UEFI, with and without
+//! AVX2) and check what it prints and how it exits. Each boot has a hard wall-clock limit
+//! (scaled by AUGUR_TIMEOUT_SCALE on slow machines); a boot that exceeds it is killed and the
+//! test fails saying so.
+
+use augur_kernel::health::HealthSummary;
+use augur_qemu::{Firmware, Job, Outcome, RunOptions, Verdict};
+use std::time::Duration;
+
+/// Limit for one boot. Generous: TCG on a loaded 2-core machine is slow.
+const BOOT_LIMIT: Duration = Duration::from_secs(120);
+
+fn boot(configure: impl FnOnce(&mut RunOptions)) -> Outcome {
+    let mut opts = RunOptions {
+        timeout: Some(augur_qemu::scaled_timeout(BOOT_LIMIT)),
+        ..Default::default()
+    };
+    configure(&mut opts);
+    let outcome = augur_qemu::run(&opts).unwrap_or_else(|e| panic!("could not boot: {e}"));
+    if let Verdict::TimedOut { .. } = outcome.verdict
+        && opts.boot.job != Job::Hang
+    {
+        panic!("{}", outcome.describe());
+    }
+    outcome
+}
+
+fn assert_success(outcome: &Outcome) {
+    assert_eq!(outcome.verdict, Verdict::Success, "{}", outcome.describe());
+    assert_eq!(outcome.exit_status(), 0);
+}
+
+fn assert_banner(outcome: &Outcome, mode: &str, avx2: bool) {
+    let c = &outcome.console;
+    assert!(
+        c.contains(&format!(
+            "Augur {} ({mode} boot)",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "no banner:\n{c}"
+    );
+    assert!(c.contains("CPU: "), "no CPU line:\n{c}");
+    let (avx2_line, backend) = if avx2 {
+        ("AVX2: yes", "inference: avx2")
+    } else {
+        ("AVX2: no", "inference: scalar")
+    };
+    assert!(c.contains(avx2_line), "expected `{avx2_line}`:\n{c}");
+    assert!(c.contains(backend), "expected `{backend}`:\n{c}");
+    assert!(c.contains("timer: 1000 Hz"), "no timer line:\n{c}");
+    let usable_mib: u64 = c
+        .lines()
+        .find_map(|l| l.strip_prefix("memory: ")?.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no memory line:\n{c}"));
+    // 256 MiB guest, minus firmware reservations.
+    assert!(
+        (200..=256).contains(&usable_mib),
+        "usable memory {usable_mib} MiB:\n{c}"
+    );
+}
+
+/// Checks Rust-style in-kernel test output: every test reported, none failed.
+fn assert_ktests_pass(outcome: &Outcome) {
+    let c = &outcome.console;
+    let ok = c
+        .lines()
+        .filter(|l| l.starts_with("test ") && l.ends_with(" ... ok"))
+        .count();
+    let failed: Vec<_> = c
+        .lines()
+        .filter(|l| l.starts_with("test ") && l.contains("FAILED"))
+        .collect();
+    assert!(failed.is_empty(), "in-kernel tests failed: {failed:?}\n{c}");
+    assert!(ok >= 12, "only {ok} in-kernel tests reported ok:\n{c}");
+    assert!(
+        c.contains(&format!("test result: ok. {ok} passed; 0 failed")),
+        "no result line:\n{c}"
+    );
+    assert_success(outcome);
+}
+
+#[test]
+fn bios_boot_shows_banner_and_health_then_exits_zero() {
+    let outcome = boot(|o| o.machine.deterministic = true);
+    assert_success(&outcome);
+    assert_banner(&outcome, "BIOS", true);
+    let health = outcome
+        .console
+        .lines()
+        .find_map(HealthSummary::parse)
+        .unwrap_or_else(|| panic!("no health line:\n{}", outcome.console));
+    assert_eq!(health.ticks, 300);
+    assert_eq!(health.tick_hz, 1000);
+    // The TSC clock (calibrated against the PIT) agrees with the tick count within 2%.
+    let by_ticks = health.tick_time_us();
+    assert!(
+        health.elapsed_us.abs_diff(by_ticks) <= by_ticks / 50,
+        "{health:?}"
+    );
+    assert!(health.free_kib > 100 * 1024, "{health:?}");
+}
+
+#[test]
+fn uefi_boot_shows_banner_and_exits_zero() {
+    let outcome = boot(|o| o.machine.firmware = Firmware::Uefi);
+    assert_success(&outcome);
+    assert_banner(&outcome, "UEFI", true);
+    assert!(
+        outcome
+            .console
+            .lines()
+            .any(|l| HealthSummary::parse(l).is_some()),
+        "{}",
+        outcome.console
+    );
+}
+
+#[test]
+fn bios_in_kernel_tests_pass() {
+    let outcome = boot(|o| {
+        o.machine.deterministic = true;
+        o.boot.job = Job::KTest;
+    });
+    assert_banner(&outcome, "BIOS", true);
+    assert_ktests_pass(&outcome);
+}
+
+#[test]
+fn uefi_in_kernel_tests_pass() {
+    let outcome = boot(|o| {
+        o.machine.firmware = Firmware::Uefi;
+        o.machine.deterministic = true;
+        o.boot.job = Job::KTest;
+    });
+    assert_ktests_pass(&outcome);
+}
+
+#[test]
+fn cpu_without_avx2_reports_it_and_uses_scalar_kernels() {
+    let outcome = boot(|o| {
+        o.machine.cpu = Some("qemu64".into());
+        o.machine.deterministic = true;
+        o.boot.job = Job::KTest;
+    });
+    assert_banner(&outcome, "BIOS", false);
+    assert_ktests_pass(&outcome);
+}
+
+#[test]
+fn page_fault_is_reported_and_fails() {
+    let outcome = boot(|o| o.boot.job = Job::CrashPageFault);
+    assert_eq!(
+        outcome.verdict,
+        Verdict::KernelFailure,
+        "{}",
+        outcome.describe()
+    );
+    assert_ne!(outcome.exit_status(), 0);
+    let c = &outcome.console;
+    assert!(c.contains("EXCEPTION: page fault (vector 14)"), "{c}");
+    assert!(c.contains("CR2 0x5eadbeeff000"), "{c}");
+    assert!(c.contains("at RIP 0xffffffff8"), "{c}");
+    assert!(
+        outcome.describe().contains("EXCEPTION: page fault"),
+        "{}",
+        outcome.describe()
+    );
+}
+
+#[test]
+fn panic_is_reported_and_fails() {
+    let outcome = boot(|o| o.boot.job = Job::CrashPanic);
+    assert_eq!(
+        outcome.verdict,
+        Verdict::KernelFailure,
+        "{}",
+        outcome.describe()
+    );
+    let c = &outcome.console;
+    assert!(
+        c.contains("KERNEL PANIC: deliberate panic requested"),
+        "{c}"
+    );
+    assert!(c.contains("at kernel/src/kmain.rs:"), "{c}");
+}
+
+#[test]
+fn hung_kernel_is_killed_by_the_timeout() {
+    let limit = augur_qemu::scaled_timeout(Duration::from_secs(15));
+    let outcome = boot(|o| {
+        o.boot.job = Job::Hang;
+        o.timeout = Some(limit);
+    });
+    assert_eq!(
+        outcome.verdict,
+        Verdict::TimedOut { after: limit },
+        "{}",
+        outcome.describe()
+    );
+    assert_eq!(outcome.exit_status(), 124);
+    assert!(
+        outcome.wall >= limit && outcome.wall < limit + Duration::from_secs(10),
+        "{:?}",
+        outcome.wall
+    );
+    assert!(
+        outcome
+            .describe()
+            .starts_with("timed out: the kernel did not exit"),
+        "{}",
+        outcome.describe()
+    );
+    // It did boot: the hang is in the job, after the banner.
+    assert!(outcome.console.contains("job: hang"), "{}", outcome.console);
+}

@@ -1,0 +1,59 @@
+//! The `augur` command line's handling of bad input: each mistake gets one clear message and
+//! a failure status, and never a boot.
+
+use std::process::Command;
+
+fn augur(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_augur"))
+        .args(args)
+        .output()
+        .expect("run augur");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn unknown_flag_is_rejected() {
+    let (status, err) = augur(&["--bogus"]);
+    assert_eq!(status, 2, "{err}");
+    assert!(err.contains("unexpected argument '--bogus'"), "{err}");
+}
+
+#[test]
+fn unknown_job_lists_the_valid_ones() {
+    let (status, err) = augur(&["--job", "dance"]);
+    assert_eq!(status, 2, "{err}");
+    assert!(
+        err.contains(
+            "unknown job `dance`; valid jobs: run, ktest, crash-page-fault, crash-panic, hang"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn out_of_range_tick_rate_is_refused_before_booting() {
+    let (status, err) = augur(&["--hz", "5", "--timeout", "1"]);
+    assert_eq!(status, 2, "{err}");
+    assert!(
+        err.contains("bad value for tick_hz: expected 10..=10000"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_qemu_that_may_not_be_installed_gives_the_install_command() {
+    let out = Command::new(env!("CARGO_BIN_EXE_augur"))
+        .env("PATH", "/nonexistent")
+        .env("AUGUR_NO_INSTALL", "1")
+        .env_remove("AUGUR_QEMU")
+        .output()
+        .expect("run augur");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("QEMU (qemu-system-x86_64) not found"), "{err}");
+    assert!(err.contains("AUGUR_NO_INSTALL is set"), "{err}");
+    assert!(err.contains("Install it with:"), "{err}");
+}
