@@ -40,6 +40,9 @@ struct LayerPlan {
     packed_cand_len: usize,
     /// Output channels rounded up to a whole AVX2 block.
     npad: usize,
+    /// A head layer after the first with fewer than [`LANES`] outputs: AVX2 runs it with the
+    /// row-vectorised `gemv` kernel, whose weight form `packed` then holds.
+    gemv: bool,
 }
 
 /// Scratch layout, a pure function of the graph (so `scratch_len` needs no backend).
@@ -86,6 +89,15 @@ pub(crate) fn plan_for(graph: &Graph<'_>) -> Plan {
         let head_first = graph.heads().any(|h| h.first_layer == i);
         let k_main = if head_first { embedding } else { layer.inputs };
         lp.packed_len = packed_len(layer.outputs, k_main);
+        lp.gemv = !head_first
+            && layer.outputs < LANES
+            && graph.heads().any(|h| h.layer_range().contains(&i));
+        #[cfg(target_arch = "x86_64")]
+        if lp.gemv {
+            lp.packed_len = lp
+                .packed_len
+                .max(kernels::avx2::gemv_packed_len(layer.outputs, k_main));
+        }
         lp.packed = alloc(lp.packed_len);
         if head_first {
             lp.packed_cand_len = packed_len(layer.outputs, layer.inputs - embedding);
@@ -115,7 +127,8 @@ pub(crate) fn plan_for(graph: &Graph<'_>) -> Plan {
         act: pad(backbone_w),
         emb: pad(embedding),
         acc: pad(backbone_w).max(HEAD_BATCH * pad(head_w)) * 4,
-        hx: HEAD_BATCH * pad(head_w),
+        // Slack for `gemv`, which reads whole 32-byte chunks of the last row.
+        hx: HEAD_BATCH * pad(head_w) + ALIGN,
         cand: HEAD_BATCH * pad(max_features),
         base: pad(head_w) * 4,
     }
@@ -193,6 +206,7 @@ struct Prepared<'p> {
     rq: &'p [i32],
     packed: &'p [u8],
     packed_cand: &'p [u8],
+    gemv: bool,
 }
 
 impl Prepared<'_> {
@@ -201,6 +215,7 @@ impl Prepared<'_> {
         rq: &[],
         packed: &[],
         packed_cand: &[],
+        gemv: false,
     };
 }
 
@@ -210,6 +225,7 @@ fn prepared_of<'p>(prep: &'p [u8], lp: &LayerPlan) -> Prepared<'p> {
         rq: i32s(&prep[lp.rq..][..lp.npad / LANES * RQ_BLOCK * 4]),
         packed: &prep[lp.packed..][..lp.packed_len],
         packed_cand: &prep[lp.packed_cand..][..lp.packed_cand_len],
+        gemv: lp.gemv,
     }
 }
 
@@ -235,6 +251,22 @@ impl Kernels {
             Kernels::Avx2(t) => kernels::avx2::gemm(t, g, x, packed, init, acc),
         }
         let _ = packed;
+    }
+
+    /// [`Kernels::gemm`] over a whole layer with its prepared data (`gemv` where prepared).
+    fn gemm_layer(
+        self,
+        g: &Gemm,
+        x: &[i8],
+        layer: &Layer<'_>,
+        prep: &Prepared<'_>,
+        acc: &mut [i32],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if let (Kernels::Avx2(t), true) = (self, prep.gemv) {
+            return kernels::avx2::gemv(t, g, x, prep.packed, prep.init, acc);
+        }
+        self.gemm(g, x, layer, 0, prep.packed, prep.init, acc)
     }
 
     fn requant(self, r: &Requant, acc: &[i32], params: &[i32], out: &mut [i8]) {
@@ -327,6 +359,9 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                     n,
                     &mut prep[lp.packed_cand..][..lp.packed_cand_len],
                 );
+            } else if lp.gemv {
+                #[cfg(target_arch = "x86_64")]
+                kernels::avx2::gemv_pack(w, k, 0, k, n, &mut prep[lp.packed..][..lp.packed_len]);
             } else {
                 kernels::pack(w, k, 0, k, n, &mut prep[lp.packed..][..lp.packed_len]);
             }
@@ -520,7 +555,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                         acc_stride: npad,
                         signed: layer.signed_input,
                     };
-                    kern.gemm(&g, src, layer, 0, prep.packed, prep.init, w.acc);
+                    kern.gemm_layer(&g, src, layer, &prep, w.acc);
                 }
                 let last = pos + 1 == h.layer_count;
                 let out = &mut scores[start * outputs..(start + rows) * outputs];

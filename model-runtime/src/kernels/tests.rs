@@ -283,3 +283,76 @@ fn requant_ties_and_shifts_are_exact() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// The row-vectorised kernel for narrow layers, with row counts not a multiple of 8,
+    /// inputs not a multiple of 32, strides wider than the row, and the extremes.
+    #[test]
+    fn avx2_gemv_equals_scalar(
+        rows in 1..30usize,
+        k in 1..100usize,
+        n in 1..8usize,
+        col0 in 0..5usize,
+        stride_extra in 0..9usize,
+        signed in any::<bool>(),
+        x_fill in fill(),
+        w_fill in fill(),
+        seed in any::<u64>(),
+    ) {
+        let Some(t) = avx2_or_skip() else { return Ok(()) };
+        let w_stride = col0 + k + 2;
+        let x_stride = k + stride_extra;
+        let (xlo, xhi) = if signed { (i8::MIN, i8::MAX) } else { (0, i8::MAX) };
+        // Whole tiles of rows plus a chunk of slack, as the engine's buffers have; every byte
+        // (padding too) holds live values, which zero weights must cancel.
+        let len = round_up(rows, 8) * x_stride + 32;
+        let x = values(len, xlo, xhi, x_fill, seed);
+        let w = values(n * w_stride, -127, 127, w_fill, seed ^ 0x5EED);
+        let init: Vec<i32> = (0..n).map(|i| (i as i32 - 2) * 1_000_003).collect();
+        let g = Gemm { rows, x_stride, k, n, acc_stride: n + 1, signed };
+        let mut want = vec![-1i32; rows * (n + 1)];
+        scalar::gemm(&g, &x, &w, w_stride, col0, &init, &mut want);
+        let mut packed = vec![0u8; avx2::gemv_packed_len(n, k)];
+        avx2::gemv_pack(&w, w_stride, col0, k, n, &mut packed);
+        let mut got = vec![-1i32; rows * (n + 1)];
+        avx2::gemv(t, &g, &x, &packed, &init, &mut got);
+        prop_assert_eq!(got, want);
+    }
+}
+
+/// The narrow kernel at the saturation extremes (see `saturation_extremes_are_exact`).
+#[test]
+fn gemv_saturation_extremes_are_exact() {
+    let Some(t) = avx2_or_skip() else { return };
+    for k in [1, 31, 32, 33, 64, 95] {
+        for (xv, wv) in [(-128i8, -127i8), (-128, 127), (127, 127), (127, -127)] {
+            let (rows, n) = (9, 3);
+            let x = vec![xv; round_up(rows, 8) * k + 32];
+            let w = vec![wv; n * k];
+            let mut packed = vec![0u8; avx2::gemv_packed_len(n, k)];
+            avx2::gemv_pack(&w, k, 0, k, n, &mut packed);
+            for signed in [true, false] {
+                if !signed && xv < 0 {
+                    continue;
+                }
+                let g = Gemm {
+                    rows,
+                    x_stride: k,
+                    k,
+                    n,
+                    acc_stride: n,
+                    signed,
+                };
+                let mut got = vec![0; rows * n];
+                avx2::gemv(t, &g, &x, &packed, &[0; 3], &mut got);
+                let exact = k as i32 * i32::from(xv) * i32::from(wv);
+                assert!(
+                    got.iter().all(|&v| v == exact),
+                    "k={k} x={xv} w={wv}: {got:?}"
+                );
+            }
+        }
+    }
+}
