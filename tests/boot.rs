@@ -185,6 +185,26 @@ fn panic_is_reported_and_fails() {
 }
 
 #[test]
+fn stack_overflow_hits_the_guard_page_and_is_reported() {
+    let outcome = boot(|o| o.boot.job = Job::CrashStackOverflow);
+    assert_eq!(
+        outcome.verdict,
+        Verdict::KernelFailure,
+        "{}",
+        outcome.describe()
+    );
+    // The page fault on the guard page cannot push its frame on the dead stack, so the CPU
+    // escalates to a double fault, which runs on its own IST stack and reports.
+    assert!(
+        outcome
+            .console
+            .contains("EXCEPTION: double fault (vector 8)"),
+        "{}",
+        outcome.console
+    );
+}
+
+#[test]
 fn hung_kernel_is_killed_by_the_timeout() {
     let limit = augur_qemu::scaled_timeout(Duration::from_secs(15));
     let outcome = boot(|o| {

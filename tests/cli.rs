@@ -27,7 +27,7 @@ fn unknown_job_lists_the_valid_ones() {
     assert_eq!(status, 2, "{err}");
     assert!(
         err.contains(
-            "unknown job `dance`; valid jobs: run, ktest, crash-page-fault, crash-panic, hang"
+            "unknown job `dance`; valid jobs: run, ktest, crash-page-fault, crash-panic, crash-stack-overflow, hang"
         ),
         "{err}"
     );

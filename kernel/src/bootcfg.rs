@@ -49,17 +49,21 @@ pub enum Job {
     CrashPageFault,
     /// Panic, to check that panics are reported (test hook).
     CrashPanic,
+    /// Overflow the boot stack into its guard page, to check that the double fault is caught
+    /// on its own stack and reported (test hook).
+    CrashStackOverflow,
     /// Spin forever with interrupts on, to check the host's timeout (test hook).
     Hang,
 }
 
 impl Job {
     /// Every job, with the name used in settings and on the command line.
-    pub const ALL: [(Job, &'static str); 5] = [
+    pub const ALL: [(Job, &'static str); 6] = [
         (Job::Run, "run"),
         (Job::KTest, "ktest"),
         (Job::CrashPageFault, "crash-page-fault"),
         (Job::CrashPanic, "crash-panic"),
+        (Job::CrashStackOverflow, "crash-stack-overflow"),
         (Job::Hang, "hang"),
     ];
 
@@ -266,7 +270,7 @@ impl BootConfig {
                     config.job = Job::from_name(value).ok_or(ConfigError::BadValue {
                         line,
                         key: "job",
-                        expected: "run, ktest, crash-page-fault, crash-panic or hang",
+                        expected: "run, ktest, crash-page-fault, crash-panic, crash-stack-overflow or hang",
                     })?;
                 }
                 "tick_hz" => {

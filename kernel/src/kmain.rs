@@ -130,6 +130,11 @@ pub fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         Job::CrashPanic => {
             panic!("deliberate panic requested by the boot settings (job=crash-panic)")
         }
+        Job::CrashStackOverflow => {
+            let depth = recurse_forever(0);
+            kprintln!("recursion returned at depth {depth}?!");
+            false
+        }
         Job::Hang => loop {
             x86_64::instructions::hlt();
         },
@@ -139,6 +144,16 @@ pub fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     } else {
         ExitCode::Failure
     })
+}
+
+/// Recurses until the boot stack runs into its guard page. Each frame keeps a buffer alive
+/// across the call, so the compiler can neither inline the recursion away nor turn it into a loop.
+#[inline(never)]
+#[allow(unconditional_recursion)] // The point: it ends only in the guard page.
+fn recurse_forever(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 64]);
+    let deeper = recurse_forever(core::hint::black_box(depth + 1));
+    deeper + core::hint::black_box(frame)[0]
 }
 
 /// Runs the timer for the configured ticks, then prints the health summary.
