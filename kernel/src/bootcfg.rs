@@ -38,6 +38,16 @@ pub const TICK_HZ_RANGE: core::ops::RangeInclusive<u32> = 10..=10_000;
 /// Ticks the default job runs for ("a few hundred").
 pub const DEFAULT_RUN_TICKS: u32 = 300;
 
+/// The name of `value` in a (value, name) table.
+fn name_in<T: Copy + PartialEq>(table: &[(T, &'static str)], value: T) -> &'static str {
+    table.iter().find(|(v, _)| *v == value).map_or("?", |(_, n)| n)
+}
+
+/// The value called `name` in a (value, name) table.
+fn value_in<T: Copy>(table: &[(T, &'static str)], name: &str) -> Option<T> {
+    table.iter().find(|(_, n)| *n == name).map(|(v, _)| *v)
+}
+
 /// What the kernel does after it has booted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Job {
