@@ -218,6 +218,48 @@ fn kernel_row(name: &str, rows: usize, k: usize, n: usize) -> Row {
     }
 }
 
+/// One requant call alone (64 rows × 32 channels, ReLU clamp): the per-output cost.
+fn requant_row(name: &str, rows: usize, n: usize) -> Row {
+    let mut rng = XorShift::new(4);
+    let npad = n.div_ceil(8) * 8;
+    let acc: Vec<i32> = (0..rows * npad)
+        .map(|_| i32::from(rng.i8s(1, -128, 127)[0]) * 3000)
+        .collect();
+    let mut params = vec![0i32; npad / 8 * kernels::RQ_BLOCK];
+    kernels::fill_requant_params(
+        std::iter::repeat(1 << 30),
+        std::iter::repeat(9),
+        n,
+        &mut params,
+    );
+    let r = kernels::Requant {
+        rows,
+        n,
+        acc_stride: npad,
+        out_stride: npad,
+        lo: 0,
+        hi: 127,
+    };
+    let mut out = vec![0i8; rows * npad];
+    let scalar = measure(|| {
+        kernels::scalar::requant(&r, black_box(&acc), &params, &mut out);
+        black_box(&out);
+    });
+    let avx2 = kernels::avx2::Avx2::new().map(|t| {
+        measure(|| {
+            kernels::avx2::requant(t, &r, black_box(&acc), &params, &mut out);
+            black_box(&out);
+        })
+    });
+    Row {
+        name: name.into(),
+        macs: 0,
+        scalar,
+        avx2,
+        tract: None,
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this once, quickly.
     if std::env::args().any(|a| a == "--test" || a == "--list") {
@@ -247,6 +289,7 @@ fn main() {
         head_row("head, 1024 cands", &augur, 1024),
         kernel_row("kernel: gemm 1x256 -> 64 (signed)", 1, 256, 64),
         kernel_row("kernel: gemm 64x16 -> 32 (signed)", 64, 16, 32),
+        requant_row("kernel: requant 64x32 (ReLU)", 64, 32),
     ];
     println!();
     println!(
@@ -281,10 +324,13 @@ fn main() {
             (Some((a, _)), Some(t)) => format!("{:.0}x", t / a),
             _ => "-".to_string(),
         };
-        let macs_cycle = r.avx2.map_or("-".to_string(), |(_, ticks)| {
-            let m = r.macs as f64 / ticks;
-            format!("{m:.1} ({:.0}%)", 100.0 * m / PEAK_MACS_PER_CYCLE)
-        });
+        let macs_cycle = r
+            .avx2
+            .filter(|_| r.macs > 0)
+            .map_or("-".to_string(), |(_, ticks)| {
+                let m = r.macs as f64 / ticks;
+                format!("{m:.1} ({:.0}%)", 100.0 * m / PEAK_MACS_PER_CYCLE)
+            });
         println!(
             "| {:<34} | {:>6} | {:>10} | {:>10} | {:>10} | {:>10} | {:>10} | {:>15} |",
             r.name,

@@ -1,0 +1,193 @@
+//! AVX2 kernel for layers narrower than a register: the batch's rows fill the lanes.
+
+use super::{Avx2, Gemm};
+
+/// One input row's step of [`gemv`]: `ymm$acc += pairs(x_row · w)` with the weight chunk in
+/// ymm8, inputs known to be in `[0, 127]`.
+macro_rules! gemv_row_unsigned {
+    ($acc:literal, $addr:literal) => {
+        concat!(
+            "vmovdqu ymm9, [",
+            $addr,
+            "]\n",
+            "vpmaddubsw ymm9, ymm9, ymm8\n",
+            "vpmaddwd ymm9, ymm9, ymm15\n",
+            "vpaddd ymm",
+            $acc,
+            ", ymm",
+            $acc,
+            ", ymm9\n",
+        )
+    };
+}
+
+/// [`gemv_row_unsigned`] for signed inputs (sign transfer, as in the gemm tiles).
+macro_rules! gemv_row_signed {
+    ($acc:literal, $addr:literal) => {
+        concat!(
+            "vmovdqu ymm9, [",
+            $addr,
+            "]\n",
+            "vpsignb ymm10, ymm8, ymm9\n",
+            "vpabsb ymm9, ymm9\n",
+            "vpmaddubsw ymm9, ymm9, ymm10\n",
+            "vpmaddwd ymm9, ymm9, ymm15\n",
+            "vpaddd ymm",
+            $acc,
+            ", ymm",
+            $acc,
+            ", ymm9\n",
+        )
+    };
+}
+
+/// Defines one [`gemv`] kernel: 8 input rows against one output channel's weights, 32 inputs
+/// per step, then a transposing reduction (`vphaddd` tree) to one i32 per row.
+macro_rules! gemv_tile {
+    ($name:ident, $row:ident) => {
+        /// # Safety
+        /// AVX2 is usable; `chunks >= 1`; `32 · chunks` bytes are readable at
+        /// `x + r · stride` for `r < 8` and at `w`; `init` readable for 4 bytes and `out`
+        /// writable for 32.
+        unsafe fn $name(
+            x: *const i8,
+            stride: usize,
+            w: *const u8,
+            chunks: usize,
+            init: *const i32,
+            out: *mut i32,
+        ) {
+            // SAFETY: the caller guarantees AVX2 and the extents above: step `c` reads bytes
+            // `32c..32c + 32` of the 8 rows and of `w`. Vector registers are clobbered via
+            // `clobber_abi("C")`; the general registers written are declared.
+            unsafe {
+                core::arch::asm!(
+                    ones_i16!(),
+                    "vpxor xmm0, xmm0, xmm0",
+                    "vpxor xmm1, xmm1, xmm1",
+                    "vpxor xmm2, xmm2, xmm2",
+                    "vpxor xmm3, xmm3, xmm3",
+                    "vpxor xmm4, xmm4, xmm4",
+                    "vpxor xmm5, xmm5, xmm5",
+                    "vpxor xmm6, xmm6, xmm6",
+                    "vpxor xmm7, xmm7, xmm7",
+                    "2:",
+                    "vmovdqu ymm8, [rdi]",
+                    $row!("0", "rsi"),
+                    $row!("1", "rsi + r9"),
+                    $row!("2", "rsi + r9*2"),
+                    $row!("3", "rsi + r10"),
+                    $row!("4", "r8"),
+                    $row!("5", "r8 + r9"),
+                    $row!("6", "r8 + r9*2"),
+                    $row!("7", "r8 + r10"),
+                    "add rsi, 32",
+                    "add r8, 32",
+                    "add rdi, 32",
+                    "dec rcx",
+                    "jnz 2b",
+                    // Rows 0-3 in ymm0, rows 4-7 in ymm4, each lane half summed apart...
+                    "vphaddd ymm0, ymm0, ymm1",
+                    "vphaddd ymm2, ymm2, ymm3",
+                    "vphaddd ymm4, ymm4, ymm5",
+                    "vphaddd ymm6, ymm6, ymm7",
+                    "vphaddd ymm0, ymm0, ymm2",
+                    "vphaddd ymm4, ymm4, ymm6",
+                    // ...then the two 128-bit halves added: rows 0-7 in order.
+                    "vperm2i128 ymm1, ymm0, ymm4, 0x20",
+                    "vperm2i128 ymm2, ymm0, ymm4, 0x31",
+                    "vpaddd ymm0, ymm1, ymm2",
+                    "vpbroadcastd ymm1, dword ptr [{init}]",
+                    "vpaddd ymm0, ymm0, ymm1",
+                    "vmovdqu [{out}], ymm0",
+                    "vzeroupper",
+                    inout("rsi") x => _,
+                    inout("r8") x.wrapping_add(4 * stride) => _,
+                    inout("r9") stride => _,
+                    inout("r10") 3 * stride => _,
+                    inout("rdi") w => _,
+                    inout("rcx") chunks => _,
+                    init = in(reg) init,
+                    out = in(reg) out,
+                    clobber_abi("C"),
+                    options(nostack),
+                );
+            }
+        }
+    };
+}
+
+gemv_tile!(gemv8_unsigned, gemv_row_unsigned);
+gemv_tile!(gemv8_signed, gemv_row_signed);
+
+/// Rows per [`gemv`] tile (i32 lanes of the result register).
+pub const GEMV_ROWS: usize = 8;
+/// Inputs per [`gemv`] step (bytes of one YMM register).
+pub const GEMV_CHUNK: usize = 32;
+
+/// Bytes of the [`gemv`] form of an `n × k` weight matrix: each row zero-padded to whole
+/// 32-byte chunks.
+pub const fn gemv_packed_len(n: usize, k: usize) -> usize {
+    n * k.div_ceil(GEMV_CHUNK) * GEMV_CHUNK
+}
+
+/// Packs columns `col0..col0 + k` of the row-major `n × w_stride` matrix `w` for [`gemv`].
+pub fn gemv_pack(w: &[i8], w_stride: usize, col0: usize, k: usize, n: usize, out: &mut [u8]) {
+    let kpad = k.div_ceil(GEMV_CHUNK) * GEMV_CHUNK;
+    for (o, dst) in out.chunks_exact_mut(kpad).take(n).enumerate() {
+        for (d, &v) in dst.iter_mut().zip(&w[o * w_stride + col0..][..k]) {
+            *d = v as u8;
+        }
+        dst[k..].fill(0);
+    }
+}
+
+/// [`super::scalar::gemm`] for layers with fewer outputs than a YMM register has lanes (a
+/// head's score layer): the batch's rows, not the channels, fill the lanes, 8 rows per
+/// register, so no lane is wasted on padding channels. `packed` is [`gemv_pack`]'s form.
+///
+/// Reads whole 32-byte chunks of `round_up(rows, 8)` rows: `x` must hold
+/// `(round_up(rows, 8) - 1) · x_stride + round_up(k, 32)` bytes. Bytes past a row's `k`
+/// inputs meet zero weights, so their values do not matter.
+///
+/// # Panics
+/// If a slice is shorter than the geometry needs.
+pub fn gemv(_: Avx2, g: &Gemm, x: &[i8], packed: &[u8], init: &[i32], acc: &mut [i32]) {
+    if g.rows == 0 || g.n == 0 {
+        return;
+    }
+    assert!(init.len() >= g.n);
+    assert!(acc.len() >= (g.rows - 1) * g.acc_stride + g.n);
+    let chunks = g.k.div_ceil(GEMV_CHUNK);
+    if chunks == 0 {
+        for j in 0..g.rows {
+            acc[j * g.acc_stride..][..g.n].copy_from_slice(&init[..g.n]);
+        }
+        return;
+    }
+    let kpad = chunks * GEMV_CHUNK;
+    let tiles = g.rows.div_ceil(GEMV_ROWS);
+    assert!(x.len() >= (tiles * GEMV_ROWS - 1) * g.x_stride + kpad);
+    assert!(packed.len() >= g.n * kpad);
+    let mut tmp = [0i32; GEMV_ROWS];
+    for o in 0..g.n {
+        let w = packed[o * kpad..].as_ptr();
+        for t in 0..tiles {
+            let xr = x[t * GEMV_ROWS * g.x_stride..].as_ptr();
+            // SAFETY: `Avx2` proves AVX2 is usable. Asserted above: rows `8t..8t + 8` have
+            // `kpad` bytes each inside `x`, output `o`'s `kpad` weights lie in `packed`,
+            // `init[o]` exists and `tmp` holds 8 i32.
+            unsafe {
+                if g.signed {
+                    gemv8_signed(xr, g.x_stride, w, chunks, &init[o], tmp.as_mut_ptr());
+                } else {
+                    gemv8_unsigned(xr, g.x_stride, w, chunks, &init[o], tmp.as_mut_ptr());
+                }
+            }
+            let valid = GEMV_ROWS.min(g.rows - t * GEMV_ROWS);
+            for (r, &v) in tmp.iter().take(valid).enumerate() {
+                acc[(t * GEMV_ROWS + r) * g.acc_stride + o] = v;
+            }
+        }
+    }
+}
