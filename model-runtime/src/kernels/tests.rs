@@ -70,7 +70,7 @@ fn gemm_case() -> impl Strategy<Value = GemmCase> {
     (
         1..20usize,
         1..70usize,
-        1..41usize,
+        1..80usize,
         0..9usize,
         0..5usize,
         any::<bool>(),
@@ -182,8 +182,10 @@ proptest! {
 fn saturation_extremes_are_exact() {
     let Some(t) = avx2_or_skip() else { return };
     for k in 1..=67 {
-        for (xv, wv) in [(-128i8, -127i8), (-128, 127), (127, 127), (127, -127)] {
-            let n = 9;
+        for ((xv, wv), n) in [(-128i8, -127i8), (-128, 127), (127, 127), (127, -127)]
+            .into_iter()
+            .flat_map(|p| [(p, 9), (p, 44), (p, 70)])
+        {
             let x_stride = round_up(k, LANES);
             let mut x = vec![xv; x_stride];
             x[k..].fill(0);
@@ -193,13 +195,13 @@ fn saturation_extremes_are_exact() {
                 x_stride,
                 k,
                 n,
-                acc_stride: 16,
+                acc_stride: round_up(n, LANES),
                 signed: true,
             };
-            let init = vec![0; 16];
+            let init = vec![0; round_up(n, LANES)];
             let mut packed = vec![0u8; packed_len(n, k)];
             pack(&w, k, 0, k, n, &mut packed);
-            let mut got = vec![0; 16];
+            let mut got = vec![0; round_up(n, LANES)];
             avx2::gemm(t, &c, &x, &packed, &init, &mut got);
             let exact = k as i32 * i32::from(xv) * i32::from(wv);
             assert!(
