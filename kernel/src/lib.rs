@@ -29,6 +29,7 @@ pub mod bootcfg;
 pub mod exit;
 pub mod health;
 pub mod mm;
+pub mod sched;
 
 #[cfg(target_os = "none")]
 pub mod arch;
