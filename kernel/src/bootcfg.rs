@@ -40,7 +40,10 @@ pub const DEFAULT_RUN_TICKS: u32 = 300;
 
 /// The name of `value` in a (value, name) table.
 fn name_in<T: Copy + PartialEq>(table: &[(T, &'static str)], value: T) -> &'static str {
-    table.iter().find(|(v, _)| *v == value).map_or("?", |(_, n)| n)
+    table
+        .iter()
+        .find(|(v, _)| *v == value)
+        .map_or("?", |(_, n)| n)
 }
 
 /// The value called `name` in a (value, name) table.
@@ -79,15 +82,12 @@ impl Job {
 
     /// The job's name.
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(j, _)| *j == self)
-            .map_or("?", |(_, n)| n)
+        name_in(&Self::ALL, self)
     }
 
     /// The job with this name.
     pub fn from_name(name: &str) -> Option<Job> {
-        Self::ALL.iter().find(|(_, n)| *n == name).map(|(j, _)| *j)
+        value_in(&Self::ALL, name)
     }
 }
 
@@ -113,15 +113,12 @@ impl LogLevel {
 
     /// The level's name.
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(l, _)| *l == self)
-            .map_or("?", |(_, n)| n)
+        name_in(&Self::ALL, self)
     }
 
     /// The level with this name.
     pub fn from_name(name: &str) -> Option<LogLevel> {
-        Self::ALL.iter().find(|(_, n)| *n == name).map(|(l, _)| *l)
+        value_in(&Self::ALL, name)
     }
 }
 
