@@ -240,8 +240,10 @@ fn requant_ties_and_shifts_are_exact() {
         98_304,
         -98_304,
     ]);
-    accs.resize(round_up(accs.len(), LANES), 7);
-    let rows = accs.len() / LANES;
+    // Five blocks per row: the four-block loop and the single-block tail.
+    let n = 5 * LANES;
+    accs.resize(round_up(accs.len(), n), 7);
+    let rows = accs.len() / n;
     let mults = [
         0,
         1,

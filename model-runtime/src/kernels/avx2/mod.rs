@@ -115,25 +115,32 @@ macro_rules! ones_i16 {
     };
 }
 
-/// Defines one gemm tile kernel: the tile's output blocks (8 channels each) of one input row
-/// over all `groups` input groups.
+/// Defines one gemm tile kernel: the tile's output blocks (8 channels each) of `rows` input
+/// rows over all `groups` input groups, the row loop inside the `asm!` block so the per-call
+/// set-up is paid once per layer, not once per row.
 macro_rules! gemm_tile {
     ($name:ident, pre: $pre:expr, load: [$($load:literal),*], bcast: $bcast:expr, steps: [$($step:expr),*], fix: [$($fix:expr),*], store: [$($store:literal),*]) => {
         /// # Safety
-        /// AVX2 is usable; `x` is readable for `4 · groups` bytes; `w` for `groups · wstride`
-        /// bytes (this tile's blocks at the start of each `wstride` row); `init` readable and
-        /// `out` writable for 32 bytes per block; `groups >= 1`.
+        /// AVX2 is usable; `rows, groups >= 1`; for each row `j < rows`, `x + j · xs` is
+        /// readable for `4 · groups` bytes and `out + j · os` (bytes) writable for 32 bytes per
+        /// block; `w` readable for `groups · wstride` bytes (this tile's blocks at the start of
+        /// each `wstride` row); `init` readable for 32 bytes per block.
+        #[allow(clippy::too_many_arguments)]
         #[inline(always)]
-        unsafe fn $name(x: *const i8, w: *const u8, wstride: usize, groups: usize, init: *const i32, out: *mut i32) {
-            // SAFETY: the caller guarantees AVX2 and the extents above; the loop reads
-            // `x[4g..4g+4]` and `w[g·wstride..][..32·blocks]` for g < groups, and writes
-            // exactly the tile's 32-byte blocks of `out`. Vector registers are clobbered via
-            // `clobber_abi("C")`; rsi (x), rdi (w) and rcx (groups) are declared modified.
+        unsafe fn $name(x: *const i8, xs: usize, w: *const u8, wstride: usize, groups: usize, init: *const i32, out: *mut i32, os: usize, rows: usize) {
+            // SAFETY: the caller guarantees AVX2 and the extents above; row `j`'s loop reads
+            // `x[j·xs + 4g..][..4]` and `w[g·wstride..][..32·blocks]` for g < groups, and
+            // writes exactly the tile's 32-byte blocks of row `j` of `out`. Vector registers
+            // are clobbered via `clobber_abi("C")`; every general register written is declared.
             unsafe {
                 core::arch::asm!(
+                    ones_i16!(),
+                    "3:",
                     $pre,
                     $($load,)*
-                    ones_i16!(),
+                    "mov rsi, r8",
+                    "mov rdi, {w}",
+                    "mov rcx, {groups}",
                     "2:",
                     $bcast,
                     $($step,)*
@@ -143,13 +150,23 @@ macro_rules! gemm_tile {
                     "jnz 2b",
                     $($fix,)*
                     $($store,)*
+                    "add r8, r9",
+                    "add r10, rdx",
+                    "dec r11",
+                    "jnz 3b",
                     "vzeroupper",
-                    inout("rsi") x => _,
-                    inout("rdi") w => _,
-                    inout("rcx") groups => _,
+                    inout("r8") x => _,
+                    inout("r9") xs => _,
+                    inout("r10") out => _,
+                    inout("rdx") os => _,
+                    inout("r11") rows => _,
+                    out("rsi") _,
+                    out("rdi") _,
+                    out("rcx") _,
+                    w = in(reg) w,
+                    groups = in(reg) groups,
                     ws = in(reg) wstride,
                     init = in(reg) init,
-                    out = in(reg) out,
                     clobber_abi("C"),
                     options(nostack),
                 );
@@ -209,8 +226,8 @@ gemm_tile!(tile8_signed,
             signed_step!(4, 10, 128), signed_step!(5, 14, 160), signed_step!(6, 8, 192), signed_step!(7, 10, 224)],
     fix: [signed_fix!(), signed_fix!(0), signed_fix!(1), signed_fix!(2), signed_fix!(3),
           signed_fix!(4), signed_fix!(5), signed_fix!(6), signed_fix!(7)],
-    store: ["vmovdqu [{out}], ymm0", "vmovdqu [{out} + 32], ymm1", "vmovdqu [{out} + 64], ymm2", "vmovdqu [{out} + 96], ymm3",
-            "vmovdqu [{out} + 128], ymm4", "vmovdqu [{out} + 160], ymm5", "vmovdqu [{out} + 192], ymm6", "vmovdqu [{out} + 224], ymm7"]);
+    store: ["vmovdqu [r10], ymm0", "vmovdqu [r10 + 32], ymm1", "vmovdqu [r10 + 64], ymm2", "vmovdqu [r10 + 96], ymm3",
+            "vmovdqu [r10 + 128], ymm4", "vmovdqu [r10 + 160], ymm5", "vmovdqu [r10 + 192], ymm6", "vmovdqu [r10 + 224], ymm7"]);
 
 gemm_tile!(tile8_unsigned,
     pre: "",
@@ -220,8 +237,8 @@ gemm_tile!(tile8_unsigned,
     steps: [unsigned_step!(0, 8, 0), unsigned_step!(1, 9, 32), unsigned_step!(2, 10, 64), unsigned_step!(3, 11, 96),
             unsigned_step!(4, 13, 128), unsigned_step!(5, 14, 160), unsigned_step!(6, 8, 192), unsigned_step!(7, 9, 224)],
     fix: [],
-    store: ["vmovdqu [{out}], ymm0", "vmovdqu [{out} + 32], ymm1", "vmovdqu [{out} + 64], ymm2", "vmovdqu [{out} + 96], ymm3",
-            "vmovdqu [{out} + 128], ymm4", "vmovdqu [{out} + 160], ymm5", "vmovdqu [{out} + 192], ymm6", "vmovdqu [{out} + 224], ymm7"]);
+    store: ["vmovdqu [r10], ymm0", "vmovdqu [r10 + 32], ymm1", "vmovdqu [r10 + 64], ymm2", "vmovdqu [r10 + 96], ymm3",
+            "vmovdqu [r10 + 128], ymm4", "vmovdqu [r10 + 160], ymm5", "vmovdqu [r10 + 192], ymm6", "vmovdqu [r10 + 224], ymm7"]);
 
 gemm_tile!(tile4_signed,
     pre: signed_pre!(),
@@ -229,7 +246,7 @@ gemm_tile!(tile4_signed,
     bcast: signed_bcast!(),
     steps: [signed_step!(0, 4, 0), signed_step!(1, 5, 32), signed_step!(2, 6, 64), signed_step!(3, 7, 96)],
     fix: [signed_fix!(), signed_fix!(0), signed_fix!(1), signed_fix!(2), signed_fix!(3)],
-    store: ["vmovdqu [{out}], ymm0", "vmovdqu [{out} + 32], ymm1", "vmovdqu [{out} + 64], ymm2", "vmovdqu [{out} + 96], ymm3"]);
+    store: ["vmovdqu [r10], ymm0", "vmovdqu [r10 + 32], ymm1", "vmovdqu [r10 + 64], ymm2", "vmovdqu [r10 + 96], ymm3"]);
 
 gemm_tile!(tile4_unsigned,
     pre: "",
@@ -237,7 +254,7 @@ gemm_tile!(tile4_unsigned,
     bcast: unsigned_bcast!(),
     steps: [unsigned_step!(0, 4, 0), unsigned_step!(1, 5, 32), unsigned_step!(2, 6, 64), unsigned_step!(3, 7, 96)],
     fix: [],
-    store: ["vmovdqu [{out}], ymm0", "vmovdqu [{out} + 32], ymm1", "vmovdqu [{out} + 64], ymm2", "vmovdqu [{out} + 96], ymm3"]);
+    store: ["vmovdqu [r10], ymm0", "vmovdqu [r10 + 32], ymm1", "vmovdqu [r10 + 64], ymm2", "vmovdqu [r10 + 96], ymm3"]);
 
 gemm_tile!(tile1_signed,
     pre: signed_pre!(),
@@ -245,7 +262,7 @@ gemm_tile!(tile1_signed,
     bcast: signed_bcast!(),
     steps: [signed_step!(0, 4, 0)],
     fix: [signed_fix!(), signed_fix!(0)],
-    store: ["vmovdqu [{out}], ymm0"]);
+    store: ["vmovdqu [r10], ymm0"]);
 
 gemm_tile!(tile1_unsigned,
     pre: "",
@@ -253,7 +270,7 @@ gemm_tile!(tile1_unsigned,
     bcast: unsigned_bcast!(),
     steps: [unsigned_step!(0, 4, 0)],
     fix: [],
-    store: ["vmovdqu [{out}], ymm0"]);
+    store: ["vmovdqu [r10], ymm0"]);
 
 /// AVX2 [`super::scalar::gemm`] over packed weights (`kernels/mod.rs` layout for `g.n × g.k`).
 ///
@@ -276,47 +293,46 @@ pub fn gemm(_: Avx2, g: &Gemm, x: &[i8], packed: &[u8], init: &[i32], acc: &mut 
     assert!(x.len() >= (g.rows - 1) * g.x_stride + groups * GROUP);
     assert!(packed.len() >= groups * blocks * PACKED_ROW);
     let wstride = blocks * PACKED_ROW;
-    for j in 0..g.rows {
-        let xr = x[j * g.x_stride..].as_ptr();
-        let ar = &mut acc[j * g.acc_stride..][..blocks * LANES];
-        let mut b = 0;
-        while b < blocks {
-            let left = blocks - b;
-            let w = packed[b * PACKED_ROW..].as_ptr();
-            let init = init[b * LANES..].as_ptr();
-            let out = ar[b * LANES..].as_mut_ptr();
-            // SAFETY: `Avx2` proves AVX2 is usable. Asserted above: the row has
-            // `groups · 4` bytes from `xr`; packed rows `b..b + tile` of every group lie inside
-            // `packed` (`(groups - 1) · wstride + (b + tile) · 32 <= groups · wstride`); `init`
-            // and `out` have `(b + tile) · 8 <= blocks · 8` values.
-            unsafe {
-                b += match (left, g.signed) {
-                    (8.., true) => {
-                        tile8_signed(xr, w, wstride, groups, init, out);
-                        8
-                    }
-                    (8.., false) => {
-                        tile8_unsigned(xr, w, wstride, groups, init, out);
-                        8
-                    }
-                    (4.., true) => {
-                        tile4_signed(xr, w, wstride, groups, init, out);
-                        4
-                    }
-                    (4.., false) => {
-                        tile4_unsigned(xr, w, wstride, groups, init, out);
-                        4
-                    }
-                    (_, true) => {
-                        tile1_signed(xr, w, wstride, groups, init, out);
-                        1
-                    }
-                    (_, false) => {
-                        tile1_unsigned(xr, w, wstride, groups, init, out);
-                        1
-                    }
-                };
-            }
+    let (xs, os) = (g.x_stride, g.acc_stride * 4);
+    let xr = x.as_ptr();
+    let mut b = 0;
+    while b < blocks {
+        let left = blocks - b;
+        let w = packed[b * PACKED_ROW..].as_ptr();
+        let init = init[b * LANES..].as_ptr();
+        let out = acc[b * LANES..].as_mut_ptr();
+        let r = g.rows;
+        // SAFETY: `Avx2` proves AVX2 is usable. Asserted above: every row has `groups · 4`
+        // bytes inside `x`; packed rows `b..b + tile` of every group lie inside `packed`
+        // (`(groups - 1) · wstride + (b + tile) · 32 <= groups · wstride`); `init` and each
+        // accumulator row have `(b + tile) · 8 <= blocks · 8` values.
+        unsafe {
+            b += match (left, g.signed) {
+                (8.., true) => {
+                    tile8_signed(xr, xs, w, wstride, groups, init, out, os, r);
+                    8
+                }
+                (8.., false) => {
+                    tile8_unsigned(xr, xs, w, wstride, groups, init, out, os, r);
+                    8
+                }
+                (4.., true) => {
+                    tile4_signed(xr, xs, w, wstride, groups, init, out, os, r);
+                    4
+                }
+                (4.., false) => {
+                    tile4_unsigned(xr, xs, w, wstride, groups, init, out, os, r);
+                    4
+                }
+                (_, true) => {
+                    tile1_signed(xr, xs, w, wstride, groups, init, out, os, r);
+                    1
+                }
+                (_, false) => {
+                    tile1_unsigned(xr, xs, w, wstride, groups, init, out, os, r);
+                    1
+                }
+            };
         }
     }
 }
@@ -412,6 +428,13 @@ macro_rules! requant_block {
     };
 }
 
+/// `vpermd` indices that put four blocks packed by `vpackssdw`/`vpacksswb` (which work within
+/// 128-bit lanes) back in channel order: dwords `b0.lo, b1.lo, b2.lo, b3.lo | b0.hi, ...`.
+static PACK4_ORDER: [i32; 8] = [0, 4, 1, 5, 2, 6, 3, 7];
+
+// The quad loop of `requant_loop!` addresses parameter blocks at literal 384-byte steps.
+const _: () = assert!(RQ_BLOCK * 4 == 384);
+
 /// Defines a whole-batch requant loop (rows × blocks) for one `requant_block!` variant.
 macro_rules! requant_loop {
     ($name:ident, $variant:ident) => {
@@ -442,12 +465,43 @@ macro_rules! requant_loop {
                     "vpbroadcastd ymm12, xmm12",
                     "vmovd xmm13, r9d",
                     "vpbroadcastd ymm13, xmm13",
+                    "vmovdqu ymm11, [rip + {perm}]",
                     "2:",
                     "mov rax, rsi",
                     "mov r11, rdx",
                     "mov rdi, {params}",
+                    // Four blocks at a time: one pack to 32 bytes and one store.
                     "mov rcx, {blocks}",
+                    "shr rcx, 2",
+                    "jz 4f",
                     "3:",
+                    "vmovdqu ymm0, [rax + 0]",
+                    requant_block!($variant, "rdi"),
+                    "vmovdqa ymm4, ymm0",
+                    "vmovdqu ymm0, [rax + 32]",
+                    requant_block!($variant, "rdi + 384"),
+                    "vmovdqa ymm5, ymm0",
+                    "vmovdqu ymm0, [rax + 64]",
+                    requant_block!($variant, "rdi + 768"),
+                    "vmovdqa ymm6, ymm0",
+                    "vmovdqu ymm0, [rax + 96]",
+                    requant_block!($variant, "rdi + 1152"),
+                    "vmovdqa ymm7, ymm0",
+                    "vpackssdw ymm4, ymm4, ymm5",
+                    "vpackssdw ymm6, ymm6, ymm7",
+                    "vpacksswb ymm4, ymm4, ymm6",
+                    "vpermd ymm4, ymm11, ymm4",
+                    "vmovdqu [r11], ymm4",
+                    "add rax, 128",
+                    "add rdi, {rq4_bytes}",
+                    "add r11, 32",
+                    "dec rcx",
+                    "jnz 3b",
+                    "4:",
+                    "mov rcx, {blocks}",
+                    "and rcx, 3",
+                    "jz 6f",
+                    "5:",
                     "vmovdqu ymm0, [rax]",
                     requant_block!($variant, "rdi"),
                     "vextracti128 xmm1, ymm0, 1",
@@ -458,7 +512,8 @@ macro_rules! requant_loop {
                     "add rdi, {rq_bytes}",
                     "add r11, 8",
                     "dec rcx",
-                    "jnz 3b",
+                    "jnz 5b",
+                    "6:",
                     "add rsi, {acc_stride}",
                     "add rdx, {out_stride}",
                     "dec r10",
@@ -474,6 +529,8 @@ macro_rules! requant_loop {
                     inout("r8") lo => _,
                     inout("r9") hi => _,
                     rq_bytes = const RQ_BLOCK * 4,
+                    rq4_bytes = const 4 * RQ_BLOCK * 4,
+                    perm = sym PACK4_ORDER,
                     out("rax") _,
                     out("rdi") _,
                     out("rcx") _,
