@@ -206,6 +206,8 @@ pub fn ramdisk_bytes(opts: &RunOptions) -> Result<Vec<u8>, RunError> {
 
 /// Boots the kernel once and reports how it ended.
 pub fn run(opts: &RunOptions) -> Result<Outcome, RunError> {
+    // Bad settings are reported before anything is looked up or installed.
+    let ramdisk_bytes = ramdisk_bytes(opts)?;
     let qemu = tools::qemu().map_err(RunError::Tool)?;
     let ovmf = match opts.machine.firmware {
         Firmware::Uefi => Some(tools::ovmf().map_err(RunError::Tool)?),
@@ -216,8 +218,7 @@ pub fn run(opts: &RunOptions) -> Result<Outcome, RunError> {
         .tempdir()
         .map_err(io_context("creating a temporary directory"))?;
     let ramdisk = work.path().join("boot.ramdisk");
-    std::fs::write(&ramdisk, ramdisk_bytes(opts)?)
-        .map_err(io_context("writing the boot ramdisk"))?;
+    std::fs::write(&ramdisk, ramdisk_bytes).map_err(io_context("writing the boot ramdisk"))?;
     let image = work.path().join("augur.img");
     augur_boot::build_image(opts.machine.firmware, kernel_elf(), Some(&ramdisk), &image)
         .map_err(RunError::Image)?;
