@@ -41,14 +41,15 @@ macro_rules! gemv_row_signed {
     };
 }
 
-/// Defines one [`gemv`] kernel: 8 input rows against one output channel's weights, 32 inputs
-/// per step, then a transposing reduction (`vphaddd` tree) to one i32 per row.
+/// Defines one [`gemv`] kernel: `tiles` tiles of 8 input rows against one output channel's
+/// weights, 32 inputs per step, then a transposing reduction (`vphaddd` tree) to one i32 per
+/// row; the tile loop runs inside the `asm!` block so set-up is paid once per call.
 macro_rules! gemv_tile {
     ($name:ident, $row:ident) => {
         /// # Safety
-        /// AVX2 is usable; `chunks >= 1`; `32 · chunks` bytes are readable at
-        /// `x + r · stride` for `r < 8` and at `w`; `init` readable for 4 bytes and `out`
-        /// writable for 32.
+        /// AVX2 is usable; `chunks, tiles >= 1`; `32 · chunks` bytes are readable at
+        /// `x + r · stride` for `r < 8 · tiles` and at `w`; `init` readable for 4 bytes and
+        /// `out` writable for `32 · tiles` bytes.
         unsafe fn $name(
             x: *const i8,
             stride: usize,
@@ -56,13 +57,17 @@ macro_rules! gemv_tile {
             chunks: usize,
             init: *const i32,
             out: *mut i32,
+            tiles: usize,
         ) {
-            // SAFETY: the caller guarantees AVX2 and the extents above: step `c` reads bytes
-            // `32c..32c + 32` of the 8 rows and of `w`. Vector registers are clobbered via
-            // `clobber_abi("C")`; the general registers written are declared.
+            // SAFETY: the caller guarantees AVX2 and the extents above: tile `t`, step `c`
+            // reads bytes `32c..32c + 32` of rows `8t..8t + 8` and of `w`, and writes
+            // `out[8t..8t + 8]`. Vector registers are clobbered via `clobber_abi("C")`; the
+            // general registers written are declared.
             unsafe {
                 core::arch::asm!(
                     ones_i16!(),
+                    "vpbroadcastd ymm11, dword ptr [{init}]",
+                    "4:",
                     "vpxor xmm0, xmm0, xmm0",
                     "vpxor xmm1, xmm1, xmm1",
                     "vpxor xmm2, xmm2, xmm2",
@@ -71,6 +76,10 @@ macro_rules! gemv_tile {
                     "vpxor xmm5, xmm5, xmm5",
                     "vpxor xmm6, xmm6, xmm6",
                     "vpxor xmm7, xmm7, xmm7",
+                    "mov rsi, rax",
+                    "lea r8, [rax + r9*4]",
+                    "mov rdi, {w}",
+                    "mov rcx, {chunks}",
                     "2:",
                     "vmovdqu ymm8, [rdi]",
                     $row!("0", "rsi"),
@@ -97,18 +106,26 @@ macro_rules! gemv_tile {
                     "vperm2i128 ymm1, ymm0, ymm4, 0x20",
                     "vperm2i128 ymm2, ymm0, ymm4, 0x31",
                     "vpaddd ymm0, ymm1, ymm2",
-                    "vpbroadcastd ymm1, dword ptr [{init}]",
-                    "vpaddd ymm0, ymm0, ymm1",
-                    "vmovdqu [{out}], ymm0",
+                    "vpaddd ymm0, ymm0, ymm11",
+                    "vmovdqu [rdx], ymm0",
+                    "add rax, r11",
+                    "add rdx, 32",
+                    "dec r12",
+                    "jnz 4b",
                     "vzeroupper",
-                    inout("rsi") x => _,
-                    inout("r8") x.wrapping_add(4 * stride) => _,
+                    inout("rax") x => _,
                     inout("r9") stride => _,
                     inout("r10") 3 * stride => _,
-                    inout("rdi") w => _,
-                    inout("rcx") chunks => _,
+                    inout("r11") 8 * stride => _,
+                    inout("rdx") out => _,
+                    inout("r12") tiles => _,
+                    out("rsi") _,
+                    out("r8") _,
+                    out("rdi") _,
+                    out("rcx") _,
+                    w = in(reg) w,
+                    chunks = in(reg) chunks,
                     init = in(reg) init,
-                    out = in(reg) out,
                     clobber_abi("C"),
                     options(nostack),
                 );
@@ -169,25 +186,30 @@ pub fn gemv(_: Avx2, g: &Gemm, x: &[i8], packed: &[u8], init: &[i32], acc: &mut 
     let tiles = g.rows.div_ceil(GEMV_ROWS);
     assert!(x.len() >= (tiles * GEMV_ROWS - 1) * g.x_stride + kpad);
     assert!(packed.len() >= g.n * kpad);
-    let mut tmp = [0i32; GEMV_ROWS];
+    // Results for up to `TILES_PER_CALL` tiles at a time, scattered into `acc` after.
+    const TILES_PER_CALL: usize = 8;
+    let mut tmp = [0i32; GEMV_ROWS * TILES_PER_CALL];
     for o in 0..g.n {
         let w = packed[o * kpad..].as_ptr();
-        for t in 0..tiles {
+        let mut t = 0;
+        while t < tiles {
+            let count = TILES_PER_CALL.min(tiles - t);
             let xr = x[t * GEMV_ROWS * g.x_stride..].as_ptr();
-            // SAFETY: `Avx2` proves AVX2 is usable. Asserted above: rows `8t..8t + 8` have
-            // `kpad` bytes each inside `x`, output `o`'s `kpad` weights lie in `packed`,
-            // `init[o]` exists and `tmp` holds 8 i32.
+            // SAFETY: `Avx2` proves AVX2 is usable. Asserted above: rows
+            // `8t..8(t + count)` have `kpad` bytes each inside `x`, output `o`'s `kpad`
+            // weights lie in `packed`, `init[o]` exists and `tmp` holds `8 · count` i32.
             unsafe {
                 if g.signed {
-                    gemv8_signed(xr, g.x_stride, w, chunks, &init[o], tmp.as_mut_ptr());
+                    gemv8_signed(xr, g.x_stride, w, chunks, &init[o], tmp.as_mut_ptr(), count);
                 } else {
-                    gemv8_unsigned(xr, g.x_stride, w, chunks, &init[o], tmp.as_mut_ptr());
+                    gemv8_unsigned(xr, g.x_stride, w, chunks, &init[o], tmp.as_mut_ptr(), count);
                 }
             }
-            let valid = GEMV_ROWS.min(g.rows - t * GEMV_ROWS);
+            let valid = (count * GEMV_ROWS).min(g.rows - t * GEMV_ROWS);
             for (r, &v) in tmp.iter().take(valid).enumerate() {
                 acc[(t * GEMV_ROWS + r) * g.acc_stride + o] = v;
             }
+            t += count;
         }
     }
 }
