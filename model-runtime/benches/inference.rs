@@ -232,8 +232,9 @@ fn kernel_row(name: &str, rows: usize, k: usize, n: usize) -> Row {
     let avx2 = kernels::avx2::Avx2::new().map(|t| {
         let mut packed = vec![0u8; packed_len(n, k)];
         kernels::pack(&w, k, 0, k, n, &mut packed);
+        let mut split = vec![0u8; rows * kernels::avx2::split_row_len(k)];
         measure(|| {
-            kernels::avx2::gemm(t, &g, black_box(&x), &packed, &init, &mut acc);
+            kernels::avx2::gemm(t, &g, black_box(&x), &packed, &init, &mut acc, &mut split);
             black_box(&acc);
         })
     });

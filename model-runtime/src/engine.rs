@@ -58,11 +58,19 @@ pub(crate) struct Plan {
     hx: usize,
     cand: usize,
     base: usize,
+    split: usize,
 }
 
 impl Plan {
     fn work_len(&self) -> usize {
-        self.xin + 2 * self.act + self.emb + self.acc + 2 * self.hx + self.cand + self.base
+        self.xin
+            + 2 * self.act
+            + self.emb
+            + self.acc
+            + 2 * self.hx
+            + self.cand
+            + self.base
+            + self.split
     }
 
     pub(crate) fn total_len(&self) -> usize {
@@ -131,7 +139,21 @@ pub(crate) fn plan_for(graph: &Graph<'_>) -> Plan {
         hx: HEAD_BATCH * pad(head_w) + ALIGN,
         cand: HEAD_BATCH * pad(max_features),
         base: pad(head_w) * 4,
+        // AVX2's signed inputs split into |x|, sign and correction (`avx2::split_row_len`):
+        // one backbone row, or a head batch of rows.
+        split: round_up(
+            split_len(pad(input).max(pad(backbone_w))).max(
+                HEAD_BATCH * split_len(pad(head_w).max(pad(max_features)).max(pad(embedding))),
+            ),
+            ALIGN,
+        ),
     }
+}
+
+/// Bytes of one row of AVX2's signed-input split for `k` inputs (see `kernels/avx2`): eight
+/// per group of four inputs, and eight for the row's correction.
+fn split_len(k: usize) -> usize {
+    k.div_ceil(GROUP) * 2 * GROUP + 8
 }
 
 /// Views a byte region as i8.
@@ -166,6 +188,7 @@ struct Work<'w> {
     hx_b: &'w mut [i8],
     cand: &'w mut [i8],
     base: &'w mut [i32],
+    split: &'w mut [u8],
 }
 
 fn split_work<'w>(work: &'w mut [u8], p: &Plan) -> Work<'w> {
@@ -177,7 +200,8 @@ fn split_work<'w>(work: &'w mut [u8], p: &Plan) -> Work<'w> {
     let (hx_a, rest) = rest.split_at_mut(p.hx);
     let (hx_b, rest) = rest.split_at_mut(p.hx);
     let (cand, rest) = rest.split_at_mut(p.cand);
-    let (base, _) = rest.split_at_mut(p.base);
+    let (base, rest) = rest.split_at_mut(p.base);
+    let (split, _) = rest.split_at_mut(p.split);
     Work {
         xin: i8s_mut(xin),
         act_a: i8s_mut(act_a),
@@ -188,6 +212,7 @@ fn split_work<'w>(work: &'w mut [u8], p: &Plan) -> Work<'w> {
         hx_b: i8s_mut(hx_b),
         cand: i8s_mut(cand),
         base: i32s_mut(base),
+        split,
     }
 }
 
@@ -242,15 +267,16 @@ impl Kernels {
         packed: &[u8],
         init: &[i32],
         acc: &mut [i32],
+        split: &mut [u8],
     ) {
         match self {
             Kernels::Scalar => {
                 kernels::scalar::gemm(g, x, layer.weight, layer.inputs, col0, init, acc)
             }
             #[cfg(target_arch = "x86_64")]
-            Kernels::Avx2(t) => kernels::avx2::gemm(t, g, x, packed, init, acc),
+            Kernels::Avx2(t) => kernels::avx2::gemm(t, g, x, packed, init, acc, split),
         }
-        let _ = packed;
+        let _ = (packed, split);
     }
 
     /// [`Kernels::gemm`] over a whole layer with its prepared data (`gemv` where prepared).
@@ -261,12 +287,13 @@ impl Kernels {
         layer: &Layer<'_>,
         prep: &Prepared<'_>,
         acc: &mut [i32],
+        split: &mut [u8],
     ) {
         #[cfg(target_arch = "x86_64")]
         if let (Kernels::Avx2(t), true) = (self, prep.gemv) {
             return kernels::avx2::gemv(t, g, x, prep.packed, prep.init, acc);
         }
-        self.gemm(g, x, layer, 0, prep.packed, prep.init, acc)
+        self.gemm(g, x, layer, 0, prep.packed, prep.init, acc, split)
     }
 
     fn requant(self, r: &Requant, acc: &[i32], params: &[i32], out: &mut [i8]) {
@@ -429,7 +456,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                 acc_stride: npad,
                 signed: layer.signed_input,
             };
-            kern.gemm(&g, src, layer, 0, prep.packed, prep.init, w.acc);
+            kern.gemm(&g, src, layer, 0, prep.packed, prep.init, w.acc, w.split);
             let (lo, hi) = match layer.output {
                 LayerOutput::I8 { lo, hi } => (lo, hi),
                 // The reader only allows i32 outputs as a head's last layer.
@@ -505,7 +532,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
             acc_stride: np1,
             signed: emb_signed,
         };
-        kern.gemm(&g, w.emb, l1, 0, p1.packed, p1.init, w.base);
+        kern.gemm(&g, w.emb, l1, 0, p1.packed, p1.init, w.base, w.split);
 
         let direct = matches!(kern, Kernels::Scalar) || features % GROUP == 0;
         let fpad = round_up(features, LANES);
@@ -533,7 +560,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                 acc_stride: np1,
                 signed: true,
             };
-            kern.gemm(&g, x, l1, embedding, p1.packed_cand, w.base, w.acc);
+            kern.gemm(&g, x, l1, embedding, p1.packed_cand, w.base, w.acc, w.split);
 
             let mut prev_npad = np1;
             for (pos, li) in h.layer_range().enumerate() {
@@ -555,7 +582,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                         acc_stride: npad,
                         signed: layer.signed_input,
                     };
-                    kern.gemm_layer(&g, src, layer, &prep, w.acc);
+                    kern.gemm_layer(&g, src, layer, &prep, w.acc, w.split);
                 }
                 let last = pos + 1 == h.layer_count;
                 let out = &mut scores[start * outputs..(start + rows) * outputs];

@@ -20,11 +20,13 @@
 //!   `|x|` in `[0, 128]` as an unsigned byte, and `w XOR m` is `w` or `-w - 1`, in
 //!   `[-128, 127]`, so `|pair| <= 2 · 128 · 128 = 32768` with the only sum of that size
 //!   `-32768`, which i16 holds: no pair saturates. The correction `Σ |x|·[x < 0]` does not
-//!   depend on the output channel: it is summed once per input group with `vpsadbw` and added
-//!   to every accumulator at the end. (The earlier form, `vpsignb` moving x's sign onto w, is
-//!   as exact but issues on the multiply pipes: measured on Zen 4, `vpsignb`, `vpmaddubsw` and
-//!   `vpmaddwd` share two pipes, so it cost three multiply-pipe instructions per 32 MACs where
-//!   this costs two, the bound of the unsigned path.)
+//!   depend on the output channel: [`sign_split`] computes it per row (with `vpsadbw`), along
+//!   with `|x|` and the mask, once per call, and the gemm adds it to every accumulator at the
+//!   end. Why not `vpsignb` moving x's sign onto w per weight register: measured on Zen 4,
+//!   `vpsignb`, `vpabsb`, `vpcmpgtb`, `vpsadbw`, `vpmaddubsw` and `vpmaddwd` all issue on the
+//!   same two pipes, so that cost three multiply-pipe instructions per 32 MACs where this
+//!   costs two, the bound of the unsigned path; the per-row split keeps the sign work off the
+//!   inner loop too.
 //!
 //! So no sum ever saturates, and `vpmaddwd` against ones widens the pairs to exact i32 sums of
 //! four products. The i16 `vpmaddwd` path (sign-extend both operands) was the alternative: it
@@ -119,10 +121,12 @@ macro_rules! ones_i16 {
 /// rows over all `groups` input groups, the row loop inside the `asm!` block so the per-call
 /// set-up is paid once per layer, not once per row.
 macro_rules! gemm_tile {
-    ($name:ident, pre: $pre:expr, load: [$($load:literal),*], bcast: $bcast:expr, steps: [$($step:expr),*], fix: [$($fix:expr),*], store: [$($store:literal),*]) => {
+    ($name:ident, xstep: $xstep:literal, pre: $pre:expr, load: [$($load:literal),*], bcast: $bcast:expr, steps: [$($step:expr),*], fix: [$($fix:expr),*], store: [$($store:literal),*]) => {
         /// # Safety
         /// AVX2 is usable; `rows, groups >= 1`; for each row `j < rows`, `x + j · xs` is
-        /// readable for `4 · groups` bytes and `out + j · os` (bytes) writable for 32 bytes per
+        /// readable for `xstep · groups` bytes (plus the 4-byte correction after them for
+        /// the signed tiles, whose rows are [`sign_split`]'s) and `out + j · os` (bytes)
+        /// writable for 32 bytes per
         /// block; `w` readable for `groups · wstride` bytes (this tile's blocks at the start of
         /// each `wstride` row); `init` readable for 32 bytes per block.
         #[allow(clippy::too_many_arguments)]
@@ -144,7 +148,7 @@ macro_rules! gemm_tile {
                     "2:",
                     $bcast,
                     $($step,)*
-                    "add rsi, 4",
+                    concat!("add rsi, ", $xstep),
                     "add rdi, {ws}",
                     "dec rcx",
                     "jnz 2b",
@@ -175,35 +179,26 @@ macro_rules! gemm_tile {
     };
 }
 
-/// Signed tiles' prologue: ymm11 = 0 (for the sign compare and `vpsadbw`), ymm9 = 0 (the
-/// `Σ |x|·[x < 0]` accumulator).
+/// Signed tiles' prologue: nothing (the inputs were split by [`sign_split`]).
 macro_rules! signed_pre {
     () => {
-        "vpxor xmm11, xmm11, xmm11\nvpxor xmm9, xmm9, xmm9\n"
+        ""
     };
 }
 
-/// Broadcast four signed inputs: the sign mask `m` (ymm12), `|x|` (ymm13, in `[0, 128]`), and
-/// `Σ |x|·[x < 0]` of the four into each 64-bit lane of ymm9, twice (`vpsadbw` sums 8 bytes,
-/// the 4 broadcast ones two times).
+/// Broadcast one group of a [`sign_split`] row: `|x|` (ymm13, in `[0, 128]`) and the sign
+/// mask `m` (ymm12).
 macro_rules! signed_bcast {
     () => {
-        concat!(
-            "vpbroadcastd ymm12, dword ptr [rsi]\n",
-            "vpabsb ymm13, ymm12\n",
-            "vpcmpgtb ymm12, ymm11, ymm12\n",
-            "vpand ymm10, ymm13, ymm12\n",
-            "vpsadbw ymm10, ymm10, ymm11\n",
-            "vpaddq ymm9, ymm9, ymm10\n",
-        )
+        "vpbroadcastd ymm13, dword ptr [rsi]\nvpbroadcastd ymm12, dword ptr [rsi + 4]\n"
     };
 }
 
-/// After the loop: halve the doubled correction, broadcast it to every i32 lane (every 64-bit
-/// lane holds the same value below 2^32) and add it to accumulator `$acc`.
+/// After the loop `rsi` points at the row's `Σ |x|·[x < 0]`: broadcast it (ymm9) and add it
+/// to accumulator `$acc`.
 macro_rules! signed_fix {
     () => {
-        "vpsrlq ymm9, ymm9, 1\nvpshufd ymm9, ymm9, 0\n"
+        "vpbroadcastd ymm9, dword ptr [rsi]\n"
     };
     ($acc:literal) => {
         concat!("vpaddd ymm", $acc, ", ymm", $acc, ", ymm9\n")
@@ -217,7 +212,7 @@ macro_rules! unsigned_bcast {
     };
 }
 
-gemm_tile!(tile8_signed,
+gemm_tile!(tile8_signed, xstep: "8",
     pre: signed_pre!(),
     load: ["vmovdqu ymm0, [{init}]", "vmovdqu ymm1, [{init} + 32]", "vmovdqu ymm2, [{init} + 64]", "vmovdqu ymm3, [{init} + 96]",
            "vmovdqu ymm4, [{init} + 128]", "vmovdqu ymm5, [{init} + 160]", "vmovdqu ymm6, [{init} + 192]", "vmovdqu ymm7, [{init} + 224]"],
@@ -229,7 +224,7 @@ gemm_tile!(tile8_signed,
     store: ["vmovdqu [r10], ymm0", "vmovdqu [r10 + 32], ymm1", "vmovdqu [r10 + 64], ymm2", "vmovdqu [r10 + 96], ymm3",
             "vmovdqu [r10 + 128], ymm4", "vmovdqu [r10 + 160], ymm5", "vmovdqu [r10 + 192], ymm6", "vmovdqu [r10 + 224], ymm7"]);
 
-gemm_tile!(tile8_unsigned,
+gemm_tile!(tile8_unsigned, xstep: "4",
     pre: "",
     load: ["vmovdqu ymm0, [{init}]", "vmovdqu ymm1, [{init} + 32]", "vmovdqu ymm2, [{init} + 64]", "vmovdqu ymm3, [{init} + 96]",
            "vmovdqu ymm4, [{init} + 128]", "vmovdqu ymm5, [{init} + 160]", "vmovdqu ymm6, [{init} + 192]", "vmovdqu ymm7, [{init} + 224]"],
@@ -240,7 +235,7 @@ gemm_tile!(tile8_unsigned,
     store: ["vmovdqu [r10], ymm0", "vmovdqu [r10 + 32], ymm1", "vmovdqu [r10 + 64], ymm2", "vmovdqu [r10 + 96], ymm3",
             "vmovdqu [r10 + 128], ymm4", "vmovdqu [r10 + 160], ymm5", "vmovdqu [r10 + 192], ymm6", "vmovdqu [r10 + 224], ymm7"]);
 
-gemm_tile!(tile4_signed,
+gemm_tile!(tile4_signed, xstep: "8",
     pre: signed_pre!(),
     load: ["vmovdqu ymm0, [{init}]", "vmovdqu ymm1, [{init} + 32]", "vmovdqu ymm2, [{init} + 64]", "vmovdqu ymm3, [{init} + 96]"],
     bcast: signed_bcast!(),
@@ -248,7 +243,7 @@ gemm_tile!(tile4_signed,
     fix: [signed_fix!(), signed_fix!(0), signed_fix!(1), signed_fix!(2), signed_fix!(3)],
     store: ["vmovdqu [r10], ymm0", "vmovdqu [r10 + 32], ymm1", "vmovdqu [r10 + 64], ymm2", "vmovdqu [r10 + 96], ymm3"]);
 
-gemm_tile!(tile4_unsigned,
+gemm_tile!(tile4_unsigned, xstep: "4",
     pre: "",
     load: ["vmovdqu ymm0, [{init}]", "vmovdqu ymm1, [{init} + 32]", "vmovdqu ymm2, [{init} + 64]", "vmovdqu ymm3, [{init} + 96]"],
     bcast: unsigned_bcast!(),
@@ -256,7 +251,7 @@ gemm_tile!(tile4_unsigned,
     fix: [],
     store: ["vmovdqu [r10], ymm0", "vmovdqu [r10 + 32], ymm1", "vmovdqu [r10 + 64], ymm2", "vmovdqu [r10 + 96], ymm3"]);
 
-gemm_tile!(tile1_signed,
+gemm_tile!(tile1_signed, xstep: "8",
     pre: signed_pre!(),
     load: ["vmovdqu ymm0, [{init}]"],
     bcast: signed_bcast!(),
@@ -264,7 +259,7 @@ gemm_tile!(tile1_signed,
     fix: [signed_fix!(), signed_fix!(0)],
     store: ["vmovdqu [r10], ymm0"]);
 
-gemm_tile!(tile1_unsigned,
+gemm_tile!(tile1_unsigned, xstep: "4",
     pre: "",
     load: ["vmovdqu ymm0, [{init}]"],
     bcast: unsigned_bcast!(),
@@ -272,11 +267,106 @@ gemm_tile!(tile1_unsigned,
     fix: [],
     store: ["vmovdqu [r10], ymm0"]);
 
+/// Bytes of one [`sign_split`] row for `k` inputs: per group of 4, `|x|` then the sign mask
+/// (4 bytes each), then `Σ |x|·[x < 0]` as an i32 and 4 bytes of padding.
+pub const fn split_row_len(k: usize) -> usize {
+    k.div_ceil(GROUP) * 2 * GROUP + 8
+}
+
+/// Splits each signed input row once per call into what the signed gemm steps broadcast:
+/// `|x|`, the sign mask, and the row's channel-independent correction `Σ |x|·[x < 0]`
+/// (see the module docs). `vpabsb`, `vpcmpgtb` and `vpsadbw` issue on the multiply pipes
+/// (Zen 4, measured): done here on 16 inputs at a time instead of once per 4-input broadcast
+/// in the gemm loop, they stop competing with the multiplies. Reads exactly the `4 · groups`
+/// bytes of each row that the gemm would (16 at a time, then 4).
+fn sign_split(_: Avx2, g: &Gemm, x: &[i8], out: &mut [u8]) {
+    let groups = g.k.div_ceil(GROUP);
+    assert!(g.rows >= 1 && groups >= 1);
+    assert!(x.len() >= (g.rows - 1) * g.x_stride + groups * GROUP);
+    assert!(out.len() >= g.rows * split_row_len(g.k));
+    // SAFETY: `Avx2` proves AVX2 is usable. Asserted above: row `j` reads
+    // `x[j·x_stride..][..4·groups]` and writes `out[j·row_len..][..row_len]` (the rows are
+    // written back to back, 8 bytes per group plus 8 for the correction). Vector registers
+    // are clobbered via `clobber_abi("C")`; every general register written is declared.
+    unsafe {
+        core::arch::asm!(
+            "vpxor xmm11, xmm11, xmm11",
+            "2:",
+            "vpxor xmm9, xmm9, xmm9",
+            "mov rsi, r8",
+            "mov rcx, r11",
+            "test rcx, rcx",
+            "jz 4f",
+            "3:",
+            "vmovdqu xmm0, [rsi]",
+            "vpabsb xmm1, xmm0",
+            "vpcmpgtb xmm2, xmm11, xmm0",
+            "vpand xmm3, xmm1, xmm2",
+            "vpsadbw xmm3, xmm3, xmm11",
+            "vpaddq xmm9, xmm9, xmm3",
+            "vpunpckldq xmm4, xmm1, xmm2",
+            "vpunpckhdq xmm5, xmm1, xmm2",
+            "vmovdqu [rdi], xmm4",
+            "vmovdqu [rdi + 16], xmm5",
+            "add rsi, 16",
+            "add rdi, 32",
+            "dec rcx",
+            "jnz 3b",
+            "4:",
+            "mov rcx, rax",
+            "test rcx, rcx",
+            "jz 6f",
+            "5:",
+            "vmovd xmm0, [rsi]",
+            "vpabsb xmm1, xmm0",
+            "vpcmpgtb xmm2, xmm11, xmm0",
+            "vpand xmm3, xmm1, xmm2",
+            "vpsadbw xmm3, xmm3, xmm11",
+            "vpaddq xmm9, xmm9, xmm3",
+            "vpunpckldq xmm4, xmm1, xmm2",
+            "vmovq [rdi], xmm4",
+            "add rsi, 4",
+            "add rdi, 8",
+            "dec rcx",
+            "jnz 5b",
+            "6:",
+            "vpshufd xmm3, xmm9, 0x4E",
+            "vpaddq xmm9, xmm9, xmm3",
+            "vmovq [rdi], xmm9",
+            "add rdi, 8",
+            "add r8, r9",
+            "dec r10",
+            "jnz 2b",
+            "vzeroupper",
+            inout("r8") x.as_ptr() => _,
+            inout("r9") g.x_stride => _,
+            inout("r10") g.rows => _,
+            inout("r11") groups / 4 => _,
+            inout("rax") groups % 4 => _,
+            inout("rdi") out.as_mut_ptr() => _,
+            out("rsi") _,
+            out("rcx") _,
+            clobber_abi("C"),
+            options(nostack),
+        );
+    }
+}
+
 /// AVX2 [`super::scalar::gemm`] over packed weights (`kernels/mod.rs` layout for `g.n × g.k`).
+/// For signed inputs, `split` is scratch for [`sign_split`]: `g.rows · split_row_len(g.k)`
+/// bytes (unused for unsigned inputs).
 ///
 /// # Panics
 /// If a slice is shorter than the geometry needs (a bug in the caller, never input-dependent).
-pub fn gemm(_: Avx2, g: &Gemm, x: &[i8], packed: &[u8], init: &[i32], acc: &mut [i32]) {
+pub fn gemm(
+    t: Avx2,
+    g: &Gemm,
+    x: &[i8],
+    packed: &[u8],
+    init: &[i32],
+    acc: &mut [i32],
+    split: &mut [u8],
+) {
     let blocks = g.n.div_ceil(LANES);
     let groups = g.k.div_ceil(GROUP);
     if g.rows == 0 || blocks == 0 {
@@ -293,8 +383,14 @@ pub fn gemm(_: Avx2, g: &Gemm, x: &[i8], packed: &[u8], init: &[i32], acc: &mut 
     assert!(x.len() >= (g.rows - 1) * g.x_stride + groups * GROUP);
     assert!(packed.len() >= groups * blocks * PACKED_ROW);
     let wstride = blocks * PACKED_ROW;
-    let (xs, os) = (g.x_stride, g.acc_stride * 4);
-    let xr = x.as_ptr();
+    let os = g.acc_stride * 4;
+    let (xr, xs) = if g.signed {
+        let xs = split_row_len(g.k);
+        sign_split(t, g, x, &mut split[..g.rows * xs]);
+        (split.as_ptr().cast::<i8>(), xs)
+    } else {
+        (x.as_ptr(), g.x_stride)
+    };
     let mut b = 0;
     while b < blocks {
         let left = blocks - b;
