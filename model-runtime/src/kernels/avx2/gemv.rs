@@ -159,7 +159,7 @@ pub fn gemv_pack(w: &[i8], w_stride: usize, col0: usize, k: usize, n: usize, out
     }
 }
 
-/// [`super::scalar::gemm`] for layers with fewer outputs than a YMM register has lanes (a
+/// [`crate::kernels::scalar::gemm`] for layers with fewer outputs than a YMM register has lanes (a
 /// head's score layer): the batch's rows, not the channels, fill the lanes, 8 rows per
 /// register, so no lane is wasted on padding channels. `packed` is [`gemv_pack`]'s form.
 ///

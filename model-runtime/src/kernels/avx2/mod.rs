@@ -20,7 +20,7 @@
 //!   `|x|` in `[0, 128]` as an unsigned byte, and `w XOR m` is `w` or `-w - 1`, in
 //!   `[-128, 127]`, so `|pair| <= 2 · 128 · 128 = 32768` with the only sum of that size
 //!   `-32768`, which i16 holds: no pair saturates. The correction `Σ |x|·[x < 0]` does not
-//!   depend on the output channel: [`sign_split`] computes it per row (with `vpsadbw`), along
+//!   depend on the output channel: `sign_split` computes it per row (with `vpsadbw`), along
 //!   with `|x|` and the mask, once per call, and the gemm adds it to every accumulator at the
 //!   end. Why not `vpsignb` moving x's sign onto w per weight register: measured on Zen 4,
 //!   `vpsignb`, `vpabsb`, `vpcmpgtb`, `vpsadbw`, `vpmaddubsw` and `vpmaddwd` all issue on the
@@ -125,7 +125,7 @@ macro_rules! gemm_tile {
         /// # Safety
         /// AVX2 is usable; `rows, groups >= 1`; for each row `j < rows`, `x + j · xs` is
         /// readable for `xstep · groups` bytes (plus the 4-byte correction after them for
-        /// the signed tiles, whose rows are [`sign_split`]'s) and `out + j · os` (bytes)
+        /// the signed tiles, whose rows are `sign_split`'s) and `out + j · os` (bytes)
         /// writable for 32 bytes per
         /// block; `w` readable for `groups · wstride` bytes (this tile's blocks at the start of
         /// each `wstride` row); `init` readable for 32 bytes per block.
@@ -179,14 +179,14 @@ macro_rules! gemm_tile {
     };
 }
 
-/// Signed tiles' prologue: nothing (the inputs were split by [`sign_split`]).
+/// Signed tiles' prologue: nothing (the inputs were split by `sign_split`).
 macro_rules! signed_pre {
     () => {
         ""
     };
 }
 
-/// Broadcast one group of a [`sign_split`] row: `|x|` (ymm13, in `[0, 128]`) and the sign
+/// Broadcast one group of a `sign_split` row: `|x|` (ymm13, in `[0, 128]`) and the sign
 /// mask `m` (ymm12).
 macro_rules! signed_bcast {
     () => {
@@ -267,7 +267,7 @@ gemm_tile!(tile1_unsigned, xstep: "4",
     fix: [],
     store: ["vmovdqu [r10], ymm0"]);
 
-/// Bytes of one [`sign_split`] row for `k` inputs: per group of 4, `|x|` then the sign mask
+/// Bytes of one `sign_split` row for `k` inputs: per group of 4, `|x|` then the sign mask
 /// (4 bytes each), then `Σ |x|·[x < 0]` as an i32 and 4 bytes of padding.
 pub const fn split_row_len(k: usize) -> usize {
     k.div_ceil(GROUP) * 2 * GROUP + 8
@@ -353,7 +353,7 @@ fn sign_split(_: Avx2, g: &Gemm, x: &[i8], out: &mut [u8]) {
 }
 
 /// AVX2 [`super::scalar::gemm`] over packed weights (`kernels/mod.rs` layout for `g.n × g.k`).
-/// For signed inputs, `split` is scratch for [`sign_split`]: `g.rows · split_row_len(g.k)`
+/// For signed inputs, `split` is scratch for `sign_split`: `g.rows · split_row_len(g.k)`
 /// bytes (unused for unsigned inputs).
 ///
 /// # Panics
