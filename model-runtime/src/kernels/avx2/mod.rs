@@ -486,14 +486,23 @@ macro_rules! rq_off {
 ///   way), moved to bit 31 and masked with `D·2^31`.
 macro_rules! requant_block {
     (relu, $p:literal) => {
+        concat!(requant_block!(@relu, $p), requant_block!(@tail, $p), requant_block!(@min))
+    };
+    // ReLU to `[lo, 127]`: the signed saturating packs that follow clamp to 127 already.
+    (relu127, $p:literal) => {
+        concat!(requant_block!(@relu, $p), requant_block!(@tail, $p))
+    };
+    (@relu, $p:literal) => {
         concat!(
             "vpsrlq ymm1, ymm0, 32\n",
             "vpmuldq ymm0, ymm0, [", $p, " + ", rq_off!(m), "]\n",
             "vpmuldq ymm1, ymm1, [", $p, " + ", rq_off!(m_odd), "]\n",
             "vpaddq ymm0, ymm0, [", $p, " + ", rq_off!(kr_e), "]\n",
             "vpaddq ymm1, ymm1, [", $p, " + ", rq_off!(kr_o), "]\n",
-            requant_block!(@tail, $p),
         )
+    };
+    (@min) => {
+        "vpminsd ymm0, ymm0, ymm13\n"
     };
     (signed, $p:literal) => {
         concat!(
@@ -509,6 +518,7 @@ macro_rules! requant_block {
             "vpaddq ymm0, ymm0, ymm2\n",
             "vpaddq ymm1, ymm1, ymm3\n",
             requant_block!(@tail, $p),
+            requant_block!(@min),
         )
     };
     (@tail, $p:literal) => {
@@ -519,7 +529,6 @@ macro_rules! requant_block {
             "vpblendd ymm0, ymm0, ymm1, 0xAA\n",
             "vpsubd ymm0, ymm0, [", $p, " + ", rq_off!(off), "]\n",
             "vpmaxsd ymm0, ymm0, ymm12\n",
-            "vpminsd ymm0, ymm0, ymm13\n",
         )
     };
 }
@@ -641,6 +650,7 @@ macro_rules! requant_loop {
 
 requant_loop!(requant_relu, relu);
 requant_loop!(requant_signed, signed);
+requant_loop!(requant_relu127, relu127);
 
 /// AVX2 [`super::scalar::requant`] in one loop over the batch: the single-rounding form of
 /// gemmlowp's arithmetic (`requant_block!`), per-lane `vpsrlvq`, clamp, and a saturating pack
@@ -670,7 +680,11 @@ pub fn requant(_: Avx2, r: &Requant, acc: &[i32], params: &[i32], out: &mut [i8]
     // SAFETY: `Avx2` proves AVX2 is usable. Asserted above: every row's `blocks` blocks of
     // 8 i32 and 8 bytes, and `blocks · RQ_BLOCK` parameters, are in bounds.
     unsafe {
-        if lo >= 0 {
+        if lo >= 0 && hi == i32::from(i8::MAX) {
+            requant_relu127(
+                args.0, args.1, args.2, args.3, args.4, args.5, args.6, lo, hi,
+            );
+        } else if lo >= 0 {
             requant_relu(
                 args.0, args.1, args.2, args.3, args.4, args.5, args.6, lo, hi,
             );
