@@ -2,7 +2,11 @@
 //! tract-core (f32, optimized plan, state reused, heads as one batch), on the same weights and
 //! inputs, for the shapes of DESIGN.md §4 and a LinnOS-sized model; with ratios and the int8
 //! multiply-accumulates per cycle the AVX2 path reaches against the AVX2 peak (2 × 32 per
-//! cycle: two `vpmaddubsw` per cycle on two ports).
+//! cycle: two `vpmaddubsw` per cycle on two ports). That peak counts `vpmaddubsw` alone: an
+//! exact int8 MAC also needs the `vpmaddwd` that widens its i16 pairs, which issues on the same
+//! two pipes (measured on Zen 4; p0/p1 on Intel), so the reachable bound is 32 MACs per *core*
+//! cycle; the footer prints it in TSC ticks, with the core clock measured by a chain of
+//! dependent adds.
 //!
 //! Method: each case runs in samples of `iters` back-to-back calls (`iters` chosen so a sample
 //! takes about 2 ms), 41 samples after a warm-up; the table shows the median per-call time.
