@@ -9,12 +9,17 @@ use crate::bootcfg::{BootArchive, BootConfig, Job};
 use crate::exit::ExitCode;
 use crate::health::HealthSummary;
 use crate::mm::{frames, heap, paging};
+use crate::sched::RoundRobin;
 use crate::{KERNEL_BASE, kprintln, log, time};
 use bootloader_api::BootInfo;
 use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::info::{MemoryRegionKind, MemoryRegions};
 use core::fmt::{self, Write};
 use core::panic::PanicInfo;
+
+/// Time slice of the round-robin policy the kernel threads run under until the boot settings
+/// choose a policy (issue 4).
+pub const DEFAULT_QUANTUM_TICKS: u64 = 10;
 
 /// Bytes of the boot stack the bootloader gives the kernel (a guard page sits below it).
 pub const KERNEL_STACK_BYTES: u64 = 256 * 1024;
@@ -94,6 +99,10 @@ pub fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     let clocks = apic::init(lapic, config.tick_hz);
     time::init(config.tick_hz, clocks.tsc_hz);
     x86_64::instructions::interrupts::enable();
+    crate::task::init(alloc::boxed::Box::new(RoundRobin::<
+        { crate::sched::DEFAULT_CAPACITY },
+    >::new(DEFAULT_QUANTUM_TICKS)))
+    .unwrap_or_else(|e| boot_failed("threads", e));
 
     const MIB: u64 = 1 << 20;
     kprintln!("Augur {} ({mode} boot)", crate::VERSION);

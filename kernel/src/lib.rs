@@ -41,6 +41,8 @@ pub mod ktest;
 #[macro_use]
 pub mod log;
 #[cfg(target_os = "none")]
+pub mod task;
+#[cfg(target_os = "none")]
 pub mod time;
 
 /// The kernel's version, shown in the boot banner.

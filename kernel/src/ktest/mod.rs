@@ -14,6 +14,7 @@ mod cpu;
 mod interrupts;
 mod mm;
 mod model;
+mod task;
 mod time;
 
 /// One in-kernel test.
@@ -39,6 +40,7 @@ pub static TESTS: &[&[KTest]] = &[
     interrupts::TESTS,
     mm::TESTS,
     model::TESTS,
+    task::TESTS,
     time::TESTS,
 ];
 

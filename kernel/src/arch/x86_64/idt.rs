@@ -118,7 +118,10 @@ extern "x86-interrupt" fn breakpoint(_frame: InterruptStackFrame) {
 
 extern "x86-interrupt" fn timer(_frame: InterruptStackFrame) {
     crate::time::on_tick();
+    // EOI before the scheduler may switch threads: the thread switched to returns through
+    // another path, and the LAPIC holds back further ticks until this one is acknowledged.
     apic::end_of_interrupt();
+    crate::task::on_tick();
 }
 
 extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {

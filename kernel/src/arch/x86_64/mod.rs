@@ -8,3 +8,4 @@ pub mod idt;
 pub mod pit;
 pub mod power;
 pub mod serial;
+pub mod switch;
