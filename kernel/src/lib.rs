@@ -30,6 +30,7 @@ pub mod exit;
 pub mod health;
 pub mod mm;
 pub mod sched;
+pub mod trace;
 
 #[cfg(target_os = "none")]
 pub mod arch;
