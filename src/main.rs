@@ -3,6 +3,7 @@
 //! Every boot goes through `augur_qemu::run`; this file only turns command-line options into
 //! [`augur_qemu::RunOptions`] and the outcome into an exit status and a message.
 
+use augur_qemu::bootcfg::SchedPolicy;
 use augur_qemu::{Accel, BootConfig, Firmware, Job, LogLevel, Machine, RunOptions, Verdict};
 use clap::Parser;
 use std::path::PathBuf;
@@ -41,6 +42,9 @@ struct Cli {
     /// How many ticks the default job runs.
     #[arg(long, default_value_t = augur_qemu::bootcfg::DEFAULT_RUN_TICKS)]
     ticks: u32,
+    /// Scheduling policy of the kernel threads: rr, cfs, mlfq or fifo.
+    #[arg(long, default_value = "rr", value_parser = sched_policy)]
+    policy: SchedPolicy,
     /// Kernel console verbosity: error, warn, info, debug or trace.
     #[arg(long, default_value = "info", value_parser = log_level)]
     log: LogLevel,
@@ -65,6 +69,16 @@ fn job_name(name: &str) -> Result<Job, String> {
     })
 }
 
+fn sched_policy(name: &str) -> Result<SchedPolicy, String> {
+    SchedPolicy::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = SchedPolicy::ALL.iter().map(|(_, n)| *n).collect();
+        format!(
+            "unknown policy `{name}`; valid policies: {}",
+            names.join(", ")
+        )
+    })
+}
+
 fn log_level(name: &str) -> Result<LogLevel, String> {
     LogLevel::from_name(name).ok_or_else(|| {
         let names: Vec<_> = LogLevel::ALL.iter().map(|(_, n)| *n).collect();
@@ -82,6 +96,7 @@ fn main() -> ExitCode {
     boot.tick_hz = cli.hz;
     boot.run_ticks = cli.ticks;
     boot.log_level = cli.log;
+    boot.policy = cli.policy;
     if let Err(e) = boot.set_ktest_filter(&cli.ktest) {
         eprintln!("augur: --ktest: {e}");
         return ExitCode::from(2);

@@ -147,6 +147,31 @@ fn cpu_without_avx2_reports_it_and_uses_scalar_kernels() {
 }
 
 #[test]
+fn threads_run_under_every_scheduling_policy() {
+    for (policy, name) in augur_qemu::bootcfg::SchedPolicy::ALL {
+        let outcome = boot(|o| {
+            o.machine.deterministic = true;
+            o.boot.job = Job::KTest;
+            o.boot.policy = policy;
+            o.boot.set_ktest_filter("task::").unwrap();
+        });
+        assert!(
+            outcome.console.contains(&format!("scheduler: {name}")),
+            "{}",
+            outcome.console
+        );
+        assert!(
+            outcome
+                .console
+                .contains("test result: ok. 3 passed; 0 failed"),
+            "{name}: {}",
+            outcome.describe()
+        );
+        assert_success(&outcome);
+    }
+}
+
+#[test]
 fn page_fault_is_reported_and_fails() {
     let outcome = boot(|o| o.boot.job = Job::CrashPageFault);
     assert_eq!(

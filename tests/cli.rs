@@ -34,6 +34,16 @@ fn unknown_job_lists_the_valid_ones() {
 }
 
 #[test]
+fn unknown_policy_lists_the_valid_ones() {
+    let (status, err) = augur(&["--policy", "lottery"]);
+    assert_eq!(status, 2, "{err}");
+    assert!(
+        err.contains("unknown policy `lottery`; valid policies: rr, cfs, mlfq, fifo"),
+        "{err}"
+    );
+}
+
+#[test]
 fn out_of_range_tick_rate_is_refused_before_booting() {
     // Even with no QEMU to be found, the bad setting is what gets reported.
     let out = Command::new(env!("CARGO_BIN_EXE_augur"))

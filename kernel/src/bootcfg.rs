@@ -91,6 +91,35 @@ impl Job {
     }
 }
 
+/// The scheduling policy kernel threads run under (`crate::sched::policy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchedPolicy {
+    RoundRobin,
+    Cfs,
+    Mlfq,
+    Fifo,
+}
+
+impl SchedPolicy {
+    /// Every policy, with its name on the command line and in settings.
+    pub const ALL: [(SchedPolicy, &'static str); 4] = [
+        (SchedPolicy::RoundRobin, "rr"),
+        (SchedPolicy::Cfs, "cfs"),
+        (SchedPolicy::Mlfq, "mlfq"),
+        (SchedPolicy::Fifo, "fifo"),
+    ];
+
+    /// The policy's name.
+    pub fn name(self) -> &'static str {
+        name_in(&Self::ALL, self)
+    }
+
+    /// The policy with this name.
+    pub fn from_name(name: &str) -> Option<SchedPolicy> {
+        value_in(&Self::ALL, name)
+    }
+}
+
 /// Console verbosity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
@@ -150,6 +179,8 @@ pub struct BootConfig {
     /// How long [`Job::Run`] runs, in ticks.
     pub run_ticks: u32,
     pub log_level: LogLevel,
+    /// Scheduling policy of the kernel threads.
+    pub policy: SchedPolicy,
     /// Only in-kernel tests whose name contains this run (empty: all).
     filter: [u8; FILTER_BYTES],
     filter_len: u8,
@@ -162,6 +193,7 @@ impl Default for BootConfig {
             tick_hz: DEFAULT_TICK_HZ,
             run_ticks: DEFAULT_RUN_TICKS,
             log_level: LogLevel::Info,
+            policy: SchedPolicy::RoundRobin,
             filter: [0; FILTER_BYTES],
             filter_len: 0,
         }
@@ -242,7 +274,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::UnknownKey { line } => write!(
                 f,
-                "boot settings line {line}: unknown key (known: job, tick_hz, ticks, log, ktest)"
+                "boot settings line {line}: unknown key (known: job, tick_hz, ticks, log, policy, ktest)"
             ),
             ConfigError::BadValue {
                 line,
@@ -310,6 +342,13 @@ impl BootConfig {
                         expected: "error, warn, info, debug or trace",
                     })?;
                 }
+                "policy" => {
+                    config.policy = SchedPolicy::from_name(value).ok_or(ConfigError::BadValue {
+                        line,
+                        key: "policy",
+                        expected: "rr, cfs, mlfq or fifo",
+                    })?;
+                }
                 "ktest" => {
                     config
                         .set_ktest_filter(value)
@@ -349,6 +388,7 @@ impl BootConfig {
         writeln!(out, "tick_hz={}", self.tick_hz)?;
         writeln!(out, "ticks={}", self.run_ticks)?;
         writeln!(out, "log={}", self.log_level.name())?;
+        writeln!(out, "policy={}", self.policy.name())?;
         if self.filter_len > 0 {
             writeln!(out, "ktest={}", self.ktest_filter())?;
         }
@@ -508,6 +548,7 @@ mod tests {
             tick_hz: 250,
             run_ticks: 42,
             log_level: LogLevel::Debug,
+            policy: SchedPolicy::Mlfq,
             ..Default::default()
         };
         config.set_ktest_filter("heap").unwrap();
@@ -614,6 +655,10 @@ mod tests {
         }
         for (level, name) in LogLevel::ALL {
             assert_eq!(LogLevel::from_name(name), Some(level));
+        }
+        for (policy, name) in SchedPolicy::ALL {
+            assert_eq!(SchedPolicy::from_name(name), Some(policy));
+            assert_eq!(policy.name(), name);
         }
     }
 }

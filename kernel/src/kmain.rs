@@ -5,21 +5,33 @@
 //! state, physical memory, paging, the heap, and finally the timer and interrupts.
 
 use crate::arch::x86_64::{apic, cpu, gdt, idt, power, serial};
-use crate::bootcfg::{BootArchive, BootConfig, Job};
+use crate::bootcfg::{BootArchive, BootConfig, Job, SchedPolicy};
 use crate::exit::ExitCode;
 use crate::health::HealthSummary;
 use crate::mm::{frames, heap, paging};
-use crate::sched::RoundRobin;
+use crate::sched::{Cfs, DEFAULT_CAPACITY, Fifo, Mlfq, Policy, RoundRobin};
 use crate::{KERNEL_BASE, kprintln, log, time};
+use alloc::boxed::Box;
 use bootloader_api::BootInfo;
 use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::info::{MemoryRegionKind, MemoryRegions};
 use core::fmt::{self, Write};
 use core::panic::PanicInfo;
 
-/// Time slice of the round-robin policy the kernel threads run under until the boot settings
-/// choose a policy (issue 4).
-pub const DEFAULT_QUANTUM_TICKS: u64 = 10;
+/// Time slice of the round-robin policy.
+pub const ROUND_ROBIN_QUANTUM_TICKS: u64 = 10;
+
+/// The scheduling policy the boot settings name, with its default parameters.
+fn thread_policy(which: SchedPolicy) -> Box<dyn Policy + Send> {
+    match which {
+        SchedPolicy::RoundRobin => Box::new(RoundRobin::<DEFAULT_CAPACITY>::new(
+            ROUND_ROBIN_QUANTUM_TICKS,
+        )),
+        SchedPolicy::Cfs => Box::new(Cfs::<DEFAULT_CAPACITY>::default()),
+        SchedPolicy::Mlfq => Box::new(Mlfq::<DEFAULT_CAPACITY>::default()),
+        SchedPolicy::Fifo => Box::new(Fifo::<DEFAULT_CAPACITY>::default()),
+    }
+}
 
 /// Bytes of the boot stack the bootloader gives the kernel (a guard page sits below it).
 pub const KERNEL_STACK_BYTES: u64 = 256 * 1024;
@@ -99,10 +111,7 @@ pub fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     let clocks = apic::init(lapic, config.tick_hz);
     time::init(config.tick_hz, clocks.tsc_hz);
     x86_64::instructions::interrupts::enable();
-    crate::task::init(alloc::boxed::Box::new(RoundRobin::<
-        { crate::sched::DEFAULT_CAPACITY },
-    >::new(DEFAULT_QUANTUM_TICKS)))
-    .unwrap_or_else(|e| boot_failed("threads", e));
+    crate::task::init(thread_policy(config.policy)).unwrap_or_else(|e| boot_failed("threads", e));
 
     const MIB: u64 = 1 << 20;
     kprintln!("Augur {} ({mode} boot)", crate::VERSION);
@@ -124,6 +133,7 @@ pub fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         "inference: {} kernels",
         model_runtime::Backend::detect().name()
     );
+    kprintln!("scheduler: {}", config.policy.name());
     kprintln!("job: {}", config.job.name());
 
     let ok = match config.job {

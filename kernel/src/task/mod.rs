@@ -162,6 +162,11 @@ pub fn current() -> Option<TaskId> {
     without_interrupts(|| SCHED.lock().as_ref().map(|s| s.current))
 }
 
+/// The name of the scheduling policy in use (`rr`, `cfs`, …).
+pub fn policy_name() -> &'static str {
+    without_interrupts(|| SCHED.lock().as_ref().map_or("none", |s| s.policy.name()))
+}
+
 /// Context switches so far.
 pub fn switches() -> u64 {
     without_interrupts(|| SCHED.lock().as_ref().map_or(0, |s| s.switches))
