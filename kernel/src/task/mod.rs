@@ -16,9 +16,12 @@
 //! - A thread's stack is never freed while the thread can still run; exited threads keep
 //!   theirs (reclaiming them is future work, with reaping by `wait`).
 
+pub mod trace_channel;
+
 use crate::arch::x86_64::switch::{prepare_stack, switch_context};
 use crate::mm::paging::{self, KernelStack, PagingError};
 use crate::sched::{Leave, Policy, TaskId, TaskView, Tick, Verdict, Wake};
+use crate::trace::Record;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
@@ -150,6 +153,12 @@ pub fn spawn(name: &'static str, entry: fn(u64) -> i32, arg: u64) -> Result<Task
             entry: Some(entry),
             arg,
         }));
+        trace_channel::record(&Record::TaskSpawn {
+            tick: now(),
+            task: id.0,
+            class: 0,
+            name,
+        });
         if verdict == Verdict::Preempt {
             reschedule(guard);
         }
@@ -216,6 +225,10 @@ pub fn on_tick() {
         {
             th.life = Life::Runnable;
             th.view.on_wake(t);
+            trace_channel::record(&Record::TaskWake {
+                tick: t,
+                task: th.view.id.0,
+            });
             // A full table cannot happen: the thread was in it before it slept.
             preempt |= s
                 .policy
@@ -249,7 +262,14 @@ fn reschedule(mut guard: spin::MutexGuard<'_, Option<Scheduler>>) {
     if s.threads[prev].life == Life::Runnable && s.current != IDLE {
         s.threads[prev].view.on_preempt(t);
     }
+    let first_run = s.threads[next.0 as usize].view.first_run.is_none();
     s.threads[next.0 as usize].view.on_dispatch(t);
+    if first_run && next != IDLE {
+        trace_channel::record(&Record::TaskFirstRun {
+            tick: t,
+            task: next.0,
+        });
+    }
     s.current = next;
     s.switches += 1;
     let save: *mut u64 = &mut s.threads[prev].rsp;
@@ -277,6 +297,10 @@ pub fn sleep_ticks(ticks: Tick) {
             until: t + ticks.max(1),
         };
         s.threads[cur].view.on_block(t);
+        trace_channel::record(&Record::TaskBlock {
+            tick: t,
+            task: cur as u32,
+        });
         s.policy.dequeue(t, &s.threads[cur].view, Leave::Blocked);
         reschedule(guard);
     });
@@ -292,6 +316,11 @@ pub fn exit(status: i32) -> ! {
             let cur = s.current.0 as usize;
             s.threads[cur].life = Life::Exited { status };
             s.threads[cur].view.on_exit(t);
+            trace_channel::record(&Record::TaskExit {
+                tick: t,
+                task: cur as u32,
+                status,
+            });
             s.policy.dequeue(t, &s.threads[cur].view, Leave::Exited);
         }
         reschedule(guard);
