@@ -77,20 +77,6 @@ impl fmt::Display for PagingError {
     }
 }
 
-impl<S> From<MapToError<S>> for PagingError
-where
-    S: x86_64::structures::paging::PageSize,
-{
-    fn from(e: MapToError<S>) -> Self {
-        match e {
-            MapToError::FrameAllocationFailed => PagingError::OutOfFrames,
-            MapToError::PageAlreadyMapped(_) | MapToError::ParentEntryHugePage => {
-                PagingError::AlreadyMapped { virt: 0 }
-            }
-        }
-    }
-}
-
 /// Page-table frames come from the buddy allocator.
 struct BuddyFrames;
 
@@ -182,8 +168,11 @@ fn map_locked(
             flush.flush();
             Ok(())
         }
-        Err(MapToError::PageAlreadyMapped(_)) => Err(PagingError::AlreadyMapped { virt }),
-        Err(e) => Err(e.into()),
+        Err(MapToError::FrameAllocationFailed) => Err(PagingError::OutOfFrames),
+        // A huge page above it maps this address already, too.
+        Err(MapToError::PageAlreadyMapped(_) | MapToError::ParentEntryHugePage) => {
+            Err(PagingError::AlreadyMapped { virt })
+        }
     }
 }
 
@@ -196,8 +185,12 @@ pub fn unmap(virt: u64) -> Result<u64, PagingError> {
                 flush.flush();
                 Ok(frame.start_address().as_u64())
             }
-            Err(UnmapError::PageNotMapped) => Err(PagingError::NotMapped { virt }),
-            Err(_) => Err(PagingError::NotMapped { virt }),
+            // Inside a huge page or with a bad frame address, there is no 4 KiB mapping to remove.
+            Err(
+                UnmapError::PageNotMapped
+                | UnmapError::ParentEntryHugePage
+                | UnmapError::InvalidFrameAddress(_),
+            ) => Err(PagingError::NotMapped { virt }),
         }
     })
 }
