@@ -3,9 +3,11 @@
 //! Every boot goes through `augur_qemu::run`; this file only turns command-line options into
 //! [`augur_qemu::RunOptions`] and the outcome into an exit status and a message.
 
-use augur_qemu::bootcfg::SchedPolicy;
+mod trace_cmd;
+
+use augur_qemu::bootcfg::{Mix, SchedPolicy};
 use augur_qemu::{Accel, BootConfig, Firmware, Job, LogLevel, Machine, RunOptions, Verdict};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,8 +18,10 @@ use std::time::Duration;
 /// ticks and a health summary), then power-off. The exit status is 0 when the kernel reports
 /// success, 1 when it reports failure, 124 when the time limit killed it, 2 otherwise.
 #[derive(Parser, Debug)]
-#[command(name = "augur", version, about, long_about = None)]
+#[command(name = "augur", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Boot the UEFI image through OVMF instead of the BIOS image.
     #[arg(long)]
     uefi: bool,
@@ -42,9 +46,25 @@ struct Cli {
     /// How many ticks the default job runs.
     #[arg(long, default_value_t = augur_qemu::bootcfg::DEFAULT_RUN_TICKS)]
     ticks: u32,
-    /// Scheduling policy of the kernel threads: rr, cfs, mlfq or fifo.
+    /// Scheduling policy of the kernel threads: rr, cfs, mlfq, fifo or learned.
     #[arg(long, default_value = "rr", value_parser = sched_policy)]
     policy: SchedPolicy,
+    /// The classical policy `learned` falls back to and is judged against: rr, cfs, mlfq or fifo.
+    #[arg(long, default_value = "mlfq", value_parser = shadow_policy)]
+    shadow: SchedPolicy,
+    /// Run a seeded workload (batch, interactive, io or mix) and print its metrics.
+    #[arg(long, value_name = "NAME", value_parser = workload_name)]
+    workload: Option<Mix>,
+    /// How long the workload runs, in seconds of timer ticks.
+    #[arg(long, default_value_t = augur_qemu::bootcfg::DEFAULT_SECONDS,
+          value_parser = clap::value_parser!(u32).range(1..=3600))]
+    seconds: u32,
+    /// The workload's seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Boot with these model weights (GGUF) instead of the embedded default.
+    #[arg(long, value_name = "FILE")]
+    weights: Option<PathBuf>,
     /// Kernel console verbosity: error, warn, info, debug or trace.
     #[arg(long, default_value = "info", value_parser = log_level)]
     log: LogLevel,
@@ -79,6 +99,23 @@ fn sched_policy(name: &str) -> Result<SchedPolicy, String> {
     })
 }
 
+fn shadow_policy(name: &str) -> Result<SchedPolicy, String> {
+    sched_policy(name)?;
+    SchedPolicy::from_name(name)
+        .filter(|p| *p != SchedPolicy::Learned)
+        .ok_or_else(|| format!("`{name}` cannot be a shadow; valid shadows: rr, cfs, mlfq, fifo"))
+}
+
+fn workload_name(name: &str) -> Result<Mix, String> {
+    Mix::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = Mix::ALL.iter().map(|(_, n)| *n).collect();
+        format!(
+            "unknown workload `{name}`; valid workloads: {}",
+            names.join(", ")
+        )
+    })
+}
+
 fn log_level(name: &str) -> Result<LogLevel, String> {
     LogLevel::from_name(name).ok_or_else(|| {
         let names: Vec<_> = LogLevel::ALL.iter().map(|(_, n)| *n).collect();
@@ -89,14 +126,49 @@ fn log_level(name: &str) -> Result<LogLevel, String> {
     })
 }
 
+/// Host-side tools.
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Read a trace file written with `--trace`.
+    Trace(trace_cmd::TraceArgs),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Trace(args)) => trace_cmd::run(args),
+        None => boot(cli),
+    }
+}
+
+fn boot(cli: Cli) -> ExitCode {
     let mut boot = BootConfig::default();
     boot.job = cli.job;
     boot.tick_hz = cli.hz;
     boot.run_ticks = cli.ticks;
     boot.log_level = cli.log;
     boot.policy = cli.policy;
+    boot.shadow = cli.shadow;
+    boot.seconds = cli.seconds;
+    boot.seed = cli.seed;
+    boot.icount = cli.deterministic;
+    if let Some(mix) = cli.workload {
+        boot.job = Job::Workload;
+        boot.workload = mix;
+    }
+    let mut ramdisk_entries = Vec::new();
+    if let Some(path) = &cli.weights {
+        match std::fs::read(path) {
+            Ok(bytes) => ramdisk_entries.push((augur_qemu::bootcfg::WEIGHTS_ENTRY.to_owned(), bytes)),
+            Err(e) => {
+                eprintln!(
+                    "augur: --weights {}: {e}; give the path of a GGUF file written by `augur train`",
+                    path.display()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
     if let Err(e) = boot.set_ktest_filter(&cli.ktest) {
         eprintln!("augur: --ktest: {e}");
         return ExitCode::from(2);
@@ -115,7 +187,7 @@ fn main() -> ExitCode {
             memory_mib: cli.memory,
         },
         boot,
-        ramdisk_entries: Vec::new(),
+        ramdisk_entries,
         timeout: (cli.timeout > 0)
             .then(|| augur_qemu::scaled_timeout(Duration::from_secs(cli.timeout))),
         echo: true,

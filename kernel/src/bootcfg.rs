@@ -15,6 +15,7 @@
 //! ..  entry data, each at its offset from the start of the archive
 //! ```
 
+pub use crate::workload::Mix;
 use core::fmt;
 
 /// First bytes of every boot archive.
@@ -29,12 +30,18 @@ const NAME_BYTES: usize = 16;
 
 /// Name of the archive entry holding [`BootConfig`] text.
 pub const SETTINGS_ENTRY: &str = "settings";
+/// Name of the optional entry holding model weights (GGUF) that replace the embedded default.
+pub const WEIGHTS_ENTRY: &str = "weights.gguf";
 
 /// Timer rate when none is given.
 pub const DEFAULT_TICK_HZ: u32 = 1000;
 /// Accepted timer rates. Below 10 Hz a tick is too coarse to schedule by; above 10 kHz the
 /// timer interrupt alone would eat TCG's budget.
 pub const TICK_HZ_RANGE: core::ops::RangeInclusive<u32> = 10..=10_000;
+/// Default length of a workload run, in seconds.
+pub const DEFAULT_SECONDS: u32 = 10;
+/// Allowed workload lengths, in seconds.
+pub const SECONDS_RANGE: core::ops::RangeInclusive<u32> = 1..=3600;
 /// Ticks the default job runs for ("a few hundred").
 pub const DEFAULT_RUN_TICKS: u32 = 300;
 
@@ -56,6 +63,8 @@ fn value_in<T: Copy>(table: &[(T, &'static str)], name: &str) -> Option<T> {
 pub enum Job {
     /// Run the timer for `ticks` ticks, print a health summary, power off.
     Run,
+    /// Run a seeded workload ([`crate::workload`]) under the policy and print its metrics.
+    Workload,
     /// Run the in-kernel tests and report each.
     KTest,
     /// Touch an unmapped address, to check that faults are reported (test hook).
@@ -71,8 +80,9 @@ pub enum Job {
 
 impl Job {
     /// Every job, with the name used in settings and on the command line.
-    pub const ALL: [(Job, &'static str); 6] = [
+    pub const ALL: [(Job, &'static str); 7] = [
         (Job::Run, "run"),
+        (Job::Workload, "workload"),
         (Job::KTest, "ktest"),
         (Job::CrashPageFault, "crash-page-fault"),
         (Job::CrashPanic, "crash-panic"),
@@ -98,16 +108,30 @@ pub enum SchedPolicy {
     Cfs,
     Mlfq,
     Fifo,
+    /// The model's scheduler head, guarded by a classical shadow policy.
+    Learned,
 }
 
 impl SchedPolicy {
-    /// Every policy, with its name on the command line and in settings.
-    pub const ALL: [(SchedPolicy, &'static str); 4] = [
+    /// Every policy, with its name on the command line and in settings. The index is the
+    /// policy's code in trace decision records ([`SchedPolicy::code`]).
+    pub const ALL: [(SchedPolicy, &'static str); 5] = [
         (SchedPolicy::RoundRobin, "rr"),
         (SchedPolicy::Cfs, "cfs"),
         (SchedPolicy::Mlfq, "mlfq"),
         (SchedPolicy::Fifo, "fifo"),
+        (SchedPolicy::Learned, "learned"),
     ];
+
+    /// The policy's code in trace records.
+    pub fn code(self) -> u8 {
+        Self::ALL.iter().position(|(p, _)| *p == self).unwrap_or(0) as u8
+    }
+
+    /// The policy with trace code `code`.
+    pub fn from_code(code: u8) -> Option<SchedPolicy> {
+        Self::ALL.get(usize::from(code)).map(|(p, _)| *p)
+    }
 
     /// The policy's name.
     pub fn name(self) -> &'static str {
@@ -181,6 +205,17 @@ pub struct BootConfig {
     pub log_level: LogLevel,
     /// Scheduling policy of the kernel threads.
     pub policy: SchedPolicy,
+    /// The classical policy the learned one falls back to (never `Learned`).
+    pub shadow: SchedPolicy,
+    /// Which workload [`Job::Workload`] runs.
+    pub workload: Mix,
+    /// How long [`Job::Workload`] runs, in seconds of timer ticks.
+    pub seconds: u32,
+    /// The workload's seed.
+    pub seed: u64,
+    /// The host runs QEMU with `-icount shift=0`: one nanosecond of guest time is one
+    /// instruction, so costs can be reported in instructions.
+    pub icount: bool,
     /// Only in-kernel tests whose name contains this run (empty: all).
     filter: [u8; FILTER_BYTES],
     filter_len: u8,
@@ -194,6 +229,11 @@ impl Default for BootConfig {
             run_ticks: DEFAULT_RUN_TICKS,
             log_level: LogLevel::Info,
             policy: SchedPolicy::RoundRobin,
+            shadow: SchedPolicy::Mlfq,
+            workload: Mix::Mix,
+            seconds: DEFAULT_SECONDS,
+            seed: 1,
+            icount: false,
             filter: [0; FILTER_BYTES],
             filter_len: 0,
         }
@@ -274,7 +314,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::UnknownKey { line } => write!(
                 f,
-                "boot settings line {line}: unknown key (known: job, tick_hz, ticks, log, policy, ktest)"
+                "boot settings line {line}: unknown key (known: job, tick_hz, ticks, log, policy, shadow, workload, seconds, seed, icount, ktest)"
             ),
             ConfigError::BadValue {
                 line,
@@ -309,7 +349,7 @@ impl BootConfig {
                     config.job = Job::from_name(value).ok_or(ConfigError::BadValue {
                         line,
                         key: "job",
-                        expected: "run, ktest, crash-page-fault, crash-panic, crash-stack-overflow or hang",
+                        expected: "run, workload, ktest, crash-page-fault, crash-panic, crash-stack-overflow or hang",
                     })?;
                 }
                 "tick_hz" => {
@@ -346,8 +386,55 @@ impl BootConfig {
                     config.policy = SchedPolicy::from_name(value).ok_or(ConfigError::BadValue {
                         line,
                         key: "policy",
-                        expected: "rr, cfs, mlfq or fifo",
+                        expected: "rr, cfs, mlfq, fifo or learned",
                     })?;
+                }
+                "shadow" => {
+                    config.shadow = SchedPolicy::from_name(value)
+                        .filter(|p| *p != SchedPolicy::Learned)
+                        .ok_or(ConfigError::BadValue {
+                            line,
+                            key: "shadow",
+                            expected: "rr, cfs, mlfq or fifo",
+                        })?;
+                }
+                "workload" => {
+                    config.workload = Mix::from_name(value).ok_or(ConfigError::BadValue {
+                        line,
+                        key: "workload",
+                        expected: "batch, interactive, io or mix",
+                    })?;
+                }
+                "seconds" => {
+                    config.seconds = value
+                        .parse()
+                        .ok()
+                        .filter(|s| SECONDS_RANGE.contains(s))
+                        .ok_or(ConfigError::BadValue {
+                            line,
+                            key: "seconds",
+                            expected: "1..=3600",
+                        })?;
+                }
+                "seed" => {
+                    config.seed = value.parse().map_err(|_| ConfigError::BadValue {
+                        line,
+                        key: "seed",
+                        expected: "an unsigned 64-bit integer",
+                    })?;
+                }
+                "icount" => {
+                    config.icount = match value {
+                        "0" => false,
+                        "1" => true,
+                        _ => {
+                            return Err(ConfigError::BadValue {
+                                line,
+                                key: "icount",
+                                expected: "0 or 1",
+                            });
+                        }
+                    };
                 }
                 "ktest" => {
                     config
@@ -389,6 +476,11 @@ impl BootConfig {
         writeln!(out, "ticks={}", self.run_ticks)?;
         writeln!(out, "log={}", self.log_level.name())?;
         writeln!(out, "policy={}", self.policy.name())?;
+        writeln!(out, "shadow={}", self.shadow.name())?;
+        writeln!(out, "workload={}", self.workload.name())?;
+        writeln!(out, "seconds={}", self.seconds)?;
+        writeln!(out, "seed={}", self.seed)?;
+        writeln!(out, "icount={}", u8::from(self.icount))?;
         if self.filter_len > 0 {
             writeln!(out, "ktest={}", self.ktest_filter())?;
         }

@@ -30,6 +30,8 @@ fn thread_policy(which: SchedPolicy) -> Box<dyn Policy + Send> {
         SchedPolicy::Cfs => Box::new(Cfs::<DEFAULT_CAPACITY>::default()),
         SchedPolicy::Mlfq => Box::new(Mlfq::<DEFAULT_CAPACITY>::default()),
         SchedPolicy::Fifo => Box::new(Fifo::<DEFAULT_CAPACITY>::default()),
+        // Placeholder until the learned pipeline is wired: its shadow.
+        SchedPolicy::Learned => Box::new(Mlfq::<DEFAULT_CAPACITY>::default()),
     }
 }
 
@@ -137,7 +139,7 @@ pub fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     kprintln!("job: {}", config.job.name());
 
     let ok = match config.job {
-        Job::Run => run_default_job(&config),
+        Job::Run | Job::Workload => run_default_job(&config),
         Job::KTest => crate::ktest::run(config.ktest_filter()),
         Job::CrashPageFault => {
             // SAFETY: deliberately not safe: this address is unmapped, and the resulting page

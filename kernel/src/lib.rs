@@ -19,7 +19,6 @@
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(target_os = "none", feature(abi_x86_interrupt))]
 
-#[cfg(target_os = "none")]
 extern crate alloc;
 // The host half (tests, archive writer) may use std even though the crate is `no_std`.
 #[cfg(not(target_os = "none"))]
@@ -30,7 +29,9 @@ pub mod exit;
 pub mod health;
 pub mod mm;
 pub mod sched;
+pub mod telemetry;
 pub mod trace;
+pub mod workload;
 
 #[cfg(target_os = "none")]
 pub mod arch;

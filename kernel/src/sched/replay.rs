@@ -18,39 +18,7 @@ use std::vec::Vec;
 use super::{Leave, Policy, SchedError, TaskId, TaskState, TaskView, Tick, Verdict, Wake};
 use core::fmt;
 
-/// A job's I/O pattern: after every `run` ticks of CPU (unless done) it blocks for `block`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Io {
-    /// CPU ticks between blocks (at least 1).
-    pub run: Tick,
-    /// Ticks blocked each time.
-    pub block: Tick,
-}
-
-/// One job of a replay workload.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Job {
-    /// Tick at which it becomes runnable.
-    pub arrival: Tick,
-    /// CPU ticks it needs in total (at least 1).
-    pub work: Tick,
-    /// Its I/O pattern, if any.
-    pub io: Option<Io>,
-    /// Nice value (−20 ..= 19).
-    pub nice: i8,
-}
-
-impl Job {
-    /// A CPU-bound job of `work` ticks arriving at `arrival`, nice 0.
-    pub const fn new(arrival: Tick, work: Tick) -> Self {
-        Self {
-            arrival,
-            work,
-            io: None,
-            nice: 0,
-        }
-    }
-}
+pub use crate::workload::{Io, Job};
 
 /// Per-job results, in ticks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,6 +160,7 @@ impl Replay {
                 TaskView::new(id, j.arrival)
                     .with_work(j.work)
                     .with_nice(super::Nice::new(j.nice))
+                    .with_class(j.class)
             })
             .collect();
         // Tick at which each blocked job wakes; `None` while not blocked.

@@ -207,6 +207,7 @@ fn job() -> impl Strategy<Value = Job> {
             work,
             io: io.map(|(run, block)| Io { run, block }),
             nice,
+            class: Default::default(),
         })
 }
 

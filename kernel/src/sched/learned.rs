@@ -1,0 +1,450 @@
+//! The learned scheduling policy: the model's scheduler head picks among the runnable tasks,
+//! every decision checked by guards, with a classical *shadow* policy as the fallback.
+//!
+//! The scheduler core keeps driving the shadow ([`super::Policy`]) with every event, exactly
+//! as if it ran alone, so at each decision the shadow's `pick_next` is what the classical
+//! policy would do on this very state. [`LearnedScheduler::decide`] then either runs the
+//! model's best-scored candidate or, when a guard trips, the shadow's pick, and says why
+//! ([`FallbackReason`]). The core commits whichever task won with `switch_to` on the shadow.
+//!
+//! # Guards (DESIGN.md §4, "The tick pipeline")
+//! - **no-weights**: no model was loaded, or the file was refused (corrupt, unreadable);
+//! - **schema**: the model was trained on another telemetry schema, window or widths;
+//! - **budget**: the inference took longer than its cycle budget: its answer comes too late;
+//! - **regret**: over the last [`GuardConfig::regret_window`] decisions, the model's picks
+//!   were worse than the shadow's by more than [`GuardConfig::regret_limit`] ticks in total,
+//!   judged by a classical estimator that neither side controls: each candidate's expected
+//!   CPU burst (`burst` feature, its mean CPU ticks between blocks, as in SJF burst
+//!   prediction). Running a long-burst task while the shadow would run a shorter one costs
+//!   the difference; the reverse earns it back. A tripped guard hands the CPU to the shadow
+//!   for [`GuardConfig::cooldown`] ticks while the model keeps being scored alongside, so
+//!   it regains control only by showing a good window;
+//! - **bad-output**: the runtime refused to run (it never should with a validated model).
+//!
+//! # Invariants
+//! - `decide` only ever returns one of the given candidates (or `None` when there are none).
+//! - No allocation after construction: rows and scores live in fixed arrays.
+
+use super::{TaskId, Tick};
+use crate::telemetry::{CANDIDATE_FEATURES, MODEL_INPUT_LEN, TaskFeatures, WINDOW_TICKS};
+use core::fmt;
+use model_runtime::{Backend, Engine, EngineError, Model};
+
+/// Most candidates one decision scores.
+pub const MAX_SCORED: usize = 256;
+
+/// Why the classical policy decided instead of the model. The discriminant is the reason's
+/// code in trace decision records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FallbackReason {
+    /// No valid weights are loaded.
+    NoWeights = 1,
+    /// The weights' feature schema differs from the kernel's.
+    Schema = 2,
+    /// The inference exceeded its per-tick budget.
+    Budget = 3,
+    /// The model did worse than its shadow over a window.
+    Regret = 4,
+    /// The runtime refused the inference.
+    BadOutput = 5,
+}
+
+impl FallbackReason {
+    /// Every reason, in code order.
+    pub const ALL: [FallbackReason; 5] = [
+        FallbackReason::NoWeights,
+        FallbackReason::Schema,
+        FallbackReason::Budget,
+        FallbackReason::Regret,
+        FallbackReason::BadOutput,
+    ];
+
+    /// Short name, as in summaries and exports.
+    pub fn name(self) -> &'static str {
+        match self {
+            FallbackReason::NoWeights => "no-weights",
+            FallbackReason::Schema => "schema",
+            FallbackReason::Budget => "budget",
+            FallbackReason::Regret => "regret",
+            FallbackReason::BadOutput => "bad-output",
+        }
+    }
+
+    /// The trace code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The reason with trace code `code`.
+    pub fn from_code(code: u8) -> Option<FallbackReason> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
+impl fmt::Display for FallbackReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Decisions taken and fallbacks counted by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FallbackCounts {
+    /// Decisions with at least one candidate.
+    pub decisions: u64,
+    by_reason: [u64; FallbackReason::ALL.len()],
+}
+
+impl FallbackCounts {
+    /// Fallbacks for `reason`.
+    pub fn get(&self, reason: FallbackReason) -> u64 {
+        self.by_reason[usize::from(reason.code() - 1)]
+    }
+
+    /// All fallbacks.
+    pub fn total(&self) -> u64 {
+        self.by_reason.iter().sum()
+    }
+
+    fn count(&mut self, reason: FallbackReason) {
+        self.by_reason[usize::from(reason.code() - 1)] += 1;
+    }
+}
+
+/// Why a model cannot drive the scheduler (the kernel prints it and runs the shadow).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemaMismatch {
+    /// `augur.schema_version` differs.
+    Version { model: u32, kernel: u16 },
+    /// The backbone reads another window.
+    Input {
+        window: usize,
+        features: usize,
+        kernel_window: usize,
+        kernel_features: usize,
+    },
+    /// There is no `sched` head.
+    NoSchedHead,
+    /// The `sched` head reads another number of candidate features.
+    CandidateFeatures { model: usize, kernel: usize },
+    /// The `sched` head gives more than one output per candidate.
+    Outputs { model: usize },
+}
+
+impl fmt::Display for SchemaMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            SchemaMismatch::Version { model, kernel } => write!(
+                f,
+                "model has feature schema {model}, the kernel has {kernel}: retrain on this kernel's traces"
+            ),
+            SchemaMismatch::Input {
+                window,
+                features,
+                kernel_window,
+                kernel_features,
+            } => write!(
+                f,
+                "model reads {window} ticks x {features} fields, the kernel gives {kernel_window} x {kernel_features}"
+            ),
+            SchemaMismatch::NoSchedHead => write!(f, "model has no `sched` head"),
+            SchemaMismatch::CandidateFeatures { model, kernel } => write!(
+                f,
+                "`sched` head reads {model} features per task, the kernel gives {kernel}"
+            ),
+            SchemaMismatch::Outputs { model } => {
+                write!(f, "`sched` head gives {model} outputs per task, expected 1")
+            }
+        }
+    }
+}
+
+/// Checks that `model` reads exactly the kernel's telemetry schema and returns its `sched`
+/// head index.
+pub fn check_schema(model: &Model<'_>) -> Result<usize, SchemaMismatch> {
+    use crate::telemetry::{SCHEMA_VERSION, TELEMETRY_FIELDS};
+    if model.schema_version() != u32::from(SCHEMA_VERSION) {
+        return Err(SchemaMismatch::Version {
+            model: model.schema_version(),
+            kernel: SCHEMA_VERSION,
+        });
+    }
+    if (model.input_window(), model.input_features()) != (WINDOW_TICKS, TELEMETRY_FIELDS) {
+        return Err(SchemaMismatch::Input {
+            window: model.input_window(),
+            features: model.input_features(),
+            kernel_window: WINDOW_TICKS,
+            kernel_features: TELEMETRY_FIELDS,
+        });
+    }
+    let head = model
+        .head_index("sched")
+        .ok_or(SchemaMismatch::NoSchedHead)?;
+    let features = model.head(head).map_or(0, |h| h.candidate_features);
+    if features != CANDIDATE_FEATURES {
+        return Err(SchemaMismatch::CandidateFeatures {
+            model: features,
+            kernel: CANDIDATE_FEATURES,
+        });
+    }
+    match model.head_outputs(head) {
+        Some(1) => Ok(head),
+        other => Err(SchemaMismatch::Outputs {
+            model: other.unwrap_or(0),
+        }),
+    }
+}
+
+/// Something that scores candidates from the telemetry window: the model, or a test double.
+pub trait Scorer {
+    /// Runs the backbone on `window` and writes one score per row of `rows` (higher runs
+    /// first) to `scores` (same length).
+    fn score(
+        &mut self,
+        window: &[i8; MODEL_INPUT_LEN],
+        rows: &[i8],
+        scores: &mut [i32],
+    ) -> Result<(), model_runtime::RunError>;
+}
+
+/// The model-runtime [`Engine`] as a [`Scorer`] over the `sched` head.
+pub struct ModelScorer<'m, 'a, 's> {
+    engine: Engine<'m, 'a, 's>,
+    head: usize,
+}
+
+/// Why a [`ModelScorer`] could not be built.
+#[derive(Debug)]
+pub enum ScorerError {
+    /// The model does not read this kernel's features.
+    Schema(SchemaMismatch),
+    /// The engine refused the model (scratch, backend).
+    Engine(EngineError),
+}
+
+impl fmt::Display for ScorerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScorerError::Schema(e) => write!(f, "{e}"),
+            ScorerError::Engine(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl<'m, 'a, 's> ModelScorer<'m, 'a, 's> {
+    /// A scorer for `model` on `backend` in `scratch` ([`Model::scratch_len`] bytes), after
+    /// checking its schema.
+    pub fn new(
+        model: &'m Model<'a>,
+        backend: Backend,
+        scratch: &'s mut [u8],
+    ) -> Result<Self, ScorerError> {
+        let head = check_schema(model).map_err(ScorerError::Schema)?;
+        let engine = Engine::new(model, backend, scratch).map_err(ScorerError::Engine)?;
+        Ok(Self { engine, head })
+    }
+}
+
+impl Scorer for ModelScorer<'_, '_, '_> {
+    fn score(
+        &mut self,
+        window: &[i8; MODEL_INPUT_LEN],
+        rows: &[i8],
+        scores: &mut [i32],
+    ) -> Result<(), model_runtime::RunError> {
+        self.engine.run_backbone(window)?;
+        self.engine.run_head(self.head, rows, scores)
+    }
+}
+
+/// The guards' settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuardConfig {
+    /// Most cycles (the caller's clock units) one inference may take.
+    pub budget_cycles: u64,
+    /// Decisions per regret window.
+    pub regret_window: u32,
+    /// Net regret (ticks of expected burst) a window may accumulate before the guard trips.
+    pub regret_limit: i64,
+    /// Ticks the shadow keeps the CPU after the regret guard trips.
+    pub cooldown: Tick,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        Self {
+            // 100 µs at 3 GHz: a tenth of a 1 kHz tick.
+            budget_cycles: 300_000,
+            regret_window: 64,
+            regret_limit: 128,
+            cooldown: 256,
+        }
+    }
+}
+
+/// One candidate: the task and its features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The task.
+    pub id: TaskId,
+    /// Its features at decision time.
+    pub features: TaskFeatures,
+}
+
+/// What [`LearnedScheduler::decide`] chose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// The task to run (`None`: no candidates).
+    pub chosen: Option<TaskId>,
+    /// `Some` when the shadow's pick was used instead of the model's.
+    pub fallback: Option<FallbackReason>,
+    /// Clock units the inference took (0 when it did not run).
+    pub inference_cycles: u64,
+    /// Whether `scores` holds the model's scores for the candidates.
+    pub scored: bool,
+}
+
+/// Index of the feature the regret guard's estimator reads (expected CPU burst).
+const BURST_FEATURE: usize = 5;
+
+/// The learned policy's decision logic and guards. See the module docs.
+pub struct LearnedScheduler<S> {
+    scorer: Result<S, FallbackReason>,
+    config: GuardConfig,
+    counts: FallbackCounts,
+    regret: i64,
+    window_decisions: u32,
+    cooldown_until: Tick,
+    rows: [i8; MAX_SCORED * CANDIDATE_FEATURES],
+    scores: [i32; MAX_SCORED],
+}
+
+impl<S: Scorer> LearnedScheduler<S> {
+    /// A scheduler over `scorer`, or one that always falls back with the given reason
+    /// ([`FallbackReason::NoWeights`] or [`FallbackReason::Schema`]) when there is none.
+    pub fn new(scorer: Result<S, FallbackReason>, config: GuardConfig) -> Self {
+        Self {
+            scorer,
+            config,
+            counts: FallbackCounts::default(),
+            regret: 0,
+            window_decisions: 0,
+            cooldown_until: 0,
+            rows: [0; MAX_SCORED * CANDIDATE_FEATURES],
+            scores: [0; MAX_SCORED],
+        }
+    }
+
+    /// Decisions and fallbacks so far.
+    pub fn counts(&self) -> &FallbackCounts {
+        &self.counts
+    }
+
+    /// Whether a model is loaded and matches the schema.
+    pub fn has_model(&self) -> bool {
+        self.scorer.is_ok()
+    }
+
+    /// The model's scores of the last decision that ran it, one per candidate.
+    pub fn scores(&self, candidates: usize) -> &[i32] {
+        &self.scores[..candidates.min(MAX_SCORED)]
+    }
+
+    /// Chooses among `candidates` at `now`: the model's best-scored one, or `shadow` (the
+    /// shadow policy's pick on the same state) when a guard trips. `window` is the backbone
+    /// input; `clock` reads a cycle counter around the inference. Candidates past
+    /// [`MAX_SCORED`] are not considered by the model.
+    pub fn decide(
+        &mut self,
+        now: Tick,
+        window: &[i8; MODEL_INPUT_LEN],
+        candidates: &[Candidate],
+        shadow: Option<TaskId>,
+        clock: &mut dyn FnMut() -> u64,
+    ) -> Decision {
+        if candidates.is_empty() {
+            return Decision {
+                chosen: None,
+                fallback: None,
+                inference_cycles: 0,
+                scored: false,
+            };
+        }
+        self.counts.decisions += 1;
+        let fallback = |this: &mut Self, reason, cycles, scored| {
+            this.counts.count(reason);
+            Decision {
+                chosen: shadow.or(Some(candidates[0].id)),
+                fallback: Some(reason),
+                inference_cycles: cycles,
+                scored,
+            }
+        };
+        let scorer = match &mut self.scorer {
+            Ok(s) => s,
+            Err(reason) => {
+                let reason = *reason;
+                return fallback(self, reason, 0, false);
+            }
+        };
+        let n = candidates.len().min(MAX_SCORED);
+        for (c, row) in candidates[..n]
+            .iter()
+            .zip(self.rows.chunks_exact_mut(CANDIDATE_FEATURES))
+        {
+            let row: &mut [i8; CANDIDATE_FEATURES] = row.try_into().expect("exact chunk");
+            c.features.to_model_input(row);
+        }
+        let start = clock();
+        let result = scorer.score(
+            window,
+            &self.rows[..n * CANDIDATE_FEATURES],
+            &mut self.scores[..n],
+        );
+        let cycles = clock().saturating_sub(start);
+        if result.is_err() {
+            return fallback(self, FallbackReason::BadOutput, cycles, false);
+        }
+        let best = model_runtime::argmax(&self.scores[..n]).unwrap_or(0);
+        let pick = candidates[best].id;
+        if cycles > self.config.budget_cycles {
+            return fallback(self, FallbackReason::Budget, cycles, true);
+        }
+        self.judge(now, candidates, pick, shadow);
+        if now < self.cooldown_until {
+            return fallback(self, FallbackReason::Regret, cycles, true);
+        }
+        Decision {
+            chosen: Some(pick),
+            fallback: None,
+            inference_cycles: cycles,
+            scored: true,
+        }
+    }
+
+    /// Adds this decision's regret against the shadow; trips the guard at the end of a bad
+    /// window.
+    fn judge(&mut self, now: Tick, candidates: &[Candidate], pick: TaskId, shadow: Option<TaskId>) {
+        let burst = |id: TaskId| {
+            candidates
+                .iter()
+                .find(|c| c.id == id)
+                .map_or(0, |c| i64::from(c.features.0[BURST_FEATURE]))
+        };
+        if let Some(s) = shadow {
+            self.regret += burst(pick) - burst(s);
+        }
+        self.window_decisions += 1;
+        if self.window_decisions >= self.config.regret_window {
+            if self.regret > self.config.regret_limit {
+                self.cooldown_until = now + self.config.cooldown;
+            }
+            self.regret = 0;
+            self.window_decisions = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,250 @@
+//! Seeded workloads: the job lists the kernel runs as threads and the host replays.
+//!
+//! A [`Job`] arrives at a tick, needs some ticks of CPU and may do I/O-like waiting (after
+//! every `run` ticks of CPU it blocks for `block` ticks). A [`Mix`] names a family of job
+//! lists; [`generate`] draws one from a seed, with arrivals spread over the first
+//! [`ARRIVAL_SPAN_PERCENT`] % of the run so that the system has time to drain. The same
+//! `(mix, seed, ticks)` gives the same list on the host and in the kernel, so kernel runs,
+//! host replay (the offline oracle) and training data all speak about the same jobs.
+//!
+//! The mixes (lengths in ticks; 1 tick = 1 ms at the default rate):
+//! - `batch`: CPU-bound, heavy-tailed lengths (a discrete Pareto with tail index 1: the
+//!   chance of exceeding `4·2^k` is `2^-k`, up to 1024 ticks), class batch.
+//! - `interactive`: short CPU bursts (1–3 ticks) between sleeps of 5–30 ticks, class
+//!   interactive.
+//! - `io`: bursts of 2–8 ticks between waits of 10–50 ticks (a device's latency), class normal.
+//! - `mix`: each job drawn from the three above with weights 4:4:2.
+//!
+//! Arrivals: each job's gap to the next is uniform in `[0, 2·work/load]`, so the offered CPU
+//! load averages [`TARGET_LOAD_PERCENT`] % with bursts.
+
+use crate::sched::{TaskClass, Tick};
+use alloc::vec::Vec;
+
+/// Offered CPU load, in percent of the CPU, while jobs arrive.
+pub const TARGET_LOAD_PERCENT: u64 = 90;
+/// Jobs arrive during this share of the run, in percent.
+pub const ARRIVAL_SPAN_PERCENT: u64 = 60;
+/// Most jobs one workload holds (the kernel's scheduler tables are sized for it).
+pub const MAX_JOBS: usize = 200;
+
+/// A job's I/O pattern: after every `run` ticks of CPU (unless done) it blocks for `block`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Io {
+    /// CPU ticks between blocks (at least 1).
+    pub run: Tick,
+    /// Ticks blocked each time.
+    pub block: Tick,
+}
+
+/// One job of a workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Job {
+    /// Tick at which it becomes runnable.
+    pub arrival: Tick,
+    /// CPU ticks it needs in total (at least 1).
+    pub work: Tick,
+    /// Its I/O pattern, if any.
+    pub io: Option<Io>,
+    /// Nice value (−20 ..= 19).
+    pub nice: i8,
+    /// What kind of work it declares.
+    pub class: TaskClass,
+}
+
+impl Job {
+    /// A CPU-bound job of `work` ticks arriving at `arrival`, nice 0, class normal.
+    pub const fn new(arrival: Tick, work: Tick) -> Self {
+        Self {
+            arrival,
+            work,
+            io: None,
+            nice: 0,
+            class: TaskClass::Normal,
+        }
+    }
+
+    /// Ticks it spends blocked in total if every wait is served on time.
+    pub fn total_block(&self) -> Tick {
+        self.io.map_or(0, |io| (self.work - 1) / io.run * io.block)
+    }
+}
+
+/// A named family of workloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mix {
+    /// CPU-bound, heavy-tailed lengths.
+    Batch,
+    /// Short bursts and sleeps.
+    Interactive,
+    /// Bursts between device-like waits.
+    Io,
+    /// All three, 4:4:2.
+    Mix,
+}
+
+impl Mix {
+    /// Every mix with its command-line name.
+    pub const ALL: [(Mix, &'static str); 4] = [
+        (Mix::Batch, "batch"),
+        (Mix::Interactive, "interactive"),
+        (Mix::Io, "io"),
+        (Mix::Mix, "mix"),
+    ];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("?", |(_, n)| n)
+    }
+
+    /// The mix called `name`.
+    pub fn from_name(name: &str) -> Option<Mix> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(m, _)| *m)
+    }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): small, fast, and the same on every target.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator from `seed`.
+    pub const fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..=hi` (`lo <= hi`).
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo + 1)
+    }
+}
+
+/// A batch job's length: `4·2^k` plus up to as much again, `k` geometric, capped at `k = 7`.
+fn heavy_tailed(rng: &mut SplitMix64) -> Tick {
+    let k = (rng.next_u64() | 1 << 7).trailing_zeros();
+    let base = 4u64 << k;
+    base + rng.range(0, base - 1)
+}
+
+fn draw_job(mix: Mix, rng: &mut SplitMix64) -> Job {
+    let kind = match mix {
+        Mix::Mix => match rng.range(0, 9) {
+            0..=3 => Mix::Batch,
+            4..=7 => Mix::Interactive,
+            _ => Mix::Io,
+        },
+        m => m,
+    };
+    match kind {
+        Mix::Interactive => Job {
+            io: Some(Io {
+                run: rng.range(1, 3),
+                block: rng.range(5, 30),
+            }),
+            class: TaskClass::Interactive,
+            ..Job::new(0, rng.range(4, 40))
+        },
+        Mix::Io => Job {
+            io: Some(Io {
+                run: rng.range(2, 8),
+                block: rng.range(10, 50),
+            }),
+            ..Job::new(0, rng.range(10, 120))
+        },
+        _ => Job {
+            class: TaskClass::Batch,
+            ..Job::new(0, heavy_tailed(rng))
+        },
+    }
+}
+
+/// The jobs of `mix` for a run of `ticks` ticks, drawn from `seed`, in arrival order; at most
+/// [`MAX_JOBS`].
+pub fn generate(mix: Mix, seed: u64, ticks: Tick) -> Vec<Job> {
+    // Mix the mix into the seed so `batch` and `mix` with one seed are unrelated draws.
+    let mut rng = SplitMix64::new(seed ^ (mix as u64 + 1).wrapping_mul(0xa076_1d64_78bd_642f));
+    let span = ticks * ARRIVAL_SPAN_PERCENT / 100;
+    let mut jobs = Vec::new();
+    let mut at: Tick = 0;
+    while at < span.max(1) && jobs.len() < MAX_JOBS {
+        let job = Job {
+            arrival: at,
+            ..draw_job(mix, &mut rng)
+        };
+        at += rng.range(0, 2 * job.work * 100 / TARGET_LOAD_PERCENT);
+        jobs.push(job);
+    }
+    jobs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_jobs_other_seed_other_jobs() {
+        let a = generate(Mix::Mix, 7, 10_000);
+        assert_eq!(a, generate(Mix::Mix, 7, 10_000));
+        assert_ne!(a, generate(Mix::Mix, 8, 10_000));
+        assert_ne!(a, generate(Mix::Batch, 7, 10_000));
+    }
+
+    #[test]
+    fn arrivals_are_ordered_within_the_span_and_load_is_near_target() {
+        for (mix, _) in Mix::ALL {
+            for seed in 0..20 {
+                let ticks = 10_000;
+                let jobs = generate(mix, seed, ticks);
+                assert!(!jobs.is_empty() && jobs.len() <= MAX_JOBS);
+                assert!(jobs.windows(2).all(|w| w[0].arrival <= w[1].arrival));
+                let span = ticks * ARRIVAL_SPAN_PERCENT / 100;
+                assert!(jobs.iter().all(|j| j.arrival < span && j.work >= 1));
+                assert!(jobs.iter().all(|j| j.io.is_none_or(|io| io.run >= 1)));
+            }
+            // Over many seeds the offered load is close to the target.
+            let (work, span): (u64, u64) = (0..50)
+                .map(|seed| {
+                    let jobs = generate(mix, seed, 20_000);
+                    let last = jobs.last().map_or(1, |j| j.arrival.max(1));
+                    (jobs.iter().map(|j| j.work).sum::<u64>(), last)
+                })
+                .fold((0, 0), |(w, s), (a, b)| (w + a, s + b));
+            let load = work * 100 / span;
+            assert!((60..=130).contains(&load), "{mix:?}: load {load}%");
+        }
+    }
+
+    #[test]
+    fn batch_lengths_are_heavy_tailed() {
+        let mut rng = SplitMix64::new(1);
+        let lens: Vec<Tick> = (0..20_000).map(|_| heavy_tailed(&mut rng)).collect();
+        let over = |x: Tick| lens.iter().filter(|&&l| l >= x).count() as f64 / lens.len() as f64;
+        // P(X >= 8·2^k) ≈ 2^-(k+1)·(1 + …): each doubling roughly halves the tail.
+        for k in 1..6 {
+            let ratio = over(8 << k) / over(8 << (k - 1));
+            assert!((0.35..0.65).contains(&ratio), "k={k}: {ratio}");
+        }
+        assert!(lens.iter().all(|&l| (4..1024).contains(&l)));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for (m, n) in Mix::ALL {
+            assert_eq!(Mix::from_name(n), Some(m));
+            assert_eq!(m.name(), n);
+        }
+        assert_eq!(Mix::from_name("nope"), None);
+    }
+}
