@@ -3,6 +3,9 @@
 //! Every boot goes through `augur_qemu::run`; this file only turns command-line options into
 //! [`augur_qemu::RunOptions`] and the outcome into an exit status and a message.
 
+mod collect;
+mod eval;
+mod grid;
 mod trace_cmd;
 
 use augur_qemu::bootcfg::{Mix, SchedPolicy};
@@ -131,12 +134,24 @@ fn log_level(name: &str) -> Result<LogLevel, String> {
 enum Command {
     /// Read a trace file written with `--trace`.
     Trace(trace_cmd::TraceArgs),
+    /// Boot workloads over a grid of seeds and policies and keep their traces for training.
+    Collect(collect::CollectArgs),
+    /// Compare rr, cfs, mlfq and learned on held-out workloads; write a report with plots.
+    Eval(eval::EvalArgs),
+}
+
+/// This process's command line, as `augur ARGS…`, for manifests and model cards.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("augur {}", args.join(" "))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Trace(args)) => trace_cmd::run(args),
+        Some(Command::Collect(args)) => collect::run(args, &command_line()),
+        Some(Command::Eval(args)) => eval::run(args, &command_line()),
         None => boot(cli),
     }
 }

@@ -191,6 +191,7 @@ fn thread_lifecycle_reaches_the_trace_file_and_is_deterministic() {
     let first = traced_thread_run(dir.path(), "a.bin");
     let (mut spawns, mut exits, mut first_runs, mut blocks, mut wakes) =
         (Vec::new(), Vec::new(), 0, 0, 0);
+    let (mut telemetry, mut decisions) = (0, 0);
     for entry in TraceReader::new(&first) {
         match entry
             .unwrap_or_else(|e| panic!("trace damaged: {e}"))
@@ -201,6 +202,8 @@ fn thread_lifecycle_reaches_the_trace_file_and_is_deterministic() {
             Record::TaskFirstRun { .. } => first_runs += 1,
             Record::TaskBlock { .. } => blocks += 1,
             Record::TaskWake { .. } => wakes += 1,
+            Record::Telemetry { .. } => telemetry += 1,
+            Record::Decision { .. } => decisions += 1,
             other => panic!("unexpected record {other:?}"),
         }
     }
@@ -226,6 +229,8 @@ fn thread_lifecycle_reaches_the_trace_file_and_is_deterministic() {
     );
     assert_eq!(status_of("short"), Some(7));
     assert!(blocks >= 1 && wakes >= 1, "blocks {blocks} wakes {wakes}");
+    // The tick pipeline logged every tick's telemetry and the scheduler's decisions.
+    assert!(telemetry >= 100 && decisions >= 100, "{telemetry} {decisions}");
     // Under -icount the same image and settings give the same bytes.
     let second = traced_thread_run(dir.path(), "b.bin");
     assert!(

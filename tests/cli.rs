@@ -27,7 +27,7 @@ fn unknown_job_lists_the_valid_ones() {
     assert_eq!(status, 2, "{err}");
     assert!(
         err.contains(
-            "unknown job `dance`; valid jobs: run, ktest, crash-page-fault, crash-panic, crash-stack-overflow, hang"
+            "unknown job `dance`; valid jobs: run, workload, ktest, crash-page-fault, crash-panic, crash-stack-overflow, hang"
         ),
         "{err}"
     );
@@ -38,7 +38,34 @@ fn unknown_policy_lists_the_valid_ones() {
     let (status, err) = augur(&["--policy", "lottery"]);
     assert_eq!(status, 2, "{err}");
     assert!(
-        err.contains("unknown policy `lottery`; valid policies: rr, cfs, mlfq, fifo"),
+        err.contains("unknown policy `lottery`; valid policies: rr, cfs, mlfq, fifo, learned"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_workload_lists_the_valid_ones() {
+    let (status, err) = augur(&["--workload", "bitcoin"]);
+    assert_eq!(status, 2, "{err}");
+    assert!(
+        err.contains("unknown workload `bitcoin`; valid workloads: batch, interactive, io, mix"),
+        "{err}"
+    );
+}
+
+#[test]
+fn learned_cannot_be_its_own_shadow() {
+    let (status, err) = augur(&["--policy", "learned", "--shadow", "learned"]);
+    assert_eq!(status, 2, "{err}");
+    assert!(err.contains("valid shadows: rr, cfs, mlfq, fifo"), "{err}");
+}
+
+#[test]
+fn missing_weights_file_is_one_clear_message() {
+    let (status, err) = augur(&["--weights", "/nonexistent/model.gguf"]);
+    assert_eq!(status, 2, "{err}");
+    assert!(
+        err.contains("--weights /nonexistent/model.gguf: No such file"),
         "{err}"
     );
 }

@@ -213,6 +213,9 @@ pub struct BootConfig {
     pub seconds: u32,
     /// The workload's seed.
     pub seed: u64,
+    /// Percent of a classical policy's decisions replaced by a random runnable task (seeded
+    /// by `seed`): exploration when collecting training traces. 0 for normal runs.
+    pub explore: u8,
     /// The host runs QEMU with `-icount shift=0`: one nanosecond of guest time is one
     /// instruction, so costs can be reported in instructions.
     pub icount: bool,
@@ -233,6 +236,7 @@ impl Default for BootConfig {
             workload: Mix::Mix,
             seconds: DEFAULT_SECONDS,
             seed: 1,
+            explore: 0,
             icount: false,
             filter: [0; FILTER_BYTES],
             filter_len: 0,
@@ -314,7 +318,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::UnknownKey { line } => write!(
                 f,
-                "boot settings line {line}: unknown key (known: job, tick_hz, ticks, log, policy, shadow, workload, seconds, seed, icount, ktest)"
+                "boot settings line {line}: unknown key (known: job, tick_hz, ticks, log, policy, shadow, workload, seconds, seed, explore, icount, ktest)"
             ),
             ConfigError::BadValue {
                 line,
@@ -423,6 +427,15 @@ impl BootConfig {
                         expected: "an unsigned 64-bit integer",
                     })?;
                 }
+                "explore" => {
+                    config.explore = value.parse().ok().filter(|p| *p <= 100).ok_or(
+                        ConfigError::BadValue {
+                            line,
+                            key: "explore",
+                            expected: "a percentage 0..=100",
+                        },
+                    )?;
+                }
                 "icount" => {
                     config.icount = match value {
                         "0" => false,
@@ -480,6 +493,7 @@ impl BootConfig {
         writeln!(out, "workload={}", self.workload.name())?;
         writeln!(out, "seconds={}", self.seconds)?;
         writeln!(out, "seed={}", self.seed)?;
+        writeln!(out, "explore={}", self.explore)?;
         writeln!(out, "icount={}", u8::from(self.icount))?;
         if self.filter_len > 0 {
             writeln!(out, "ktest={}", self.ktest_filter())?;

@@ -9,8 +9,10 @@ use crate::bootcfg::{BootArchive, BootConfig, Job, SchedPolicy};
 use crate::exit::ExitCode;
 use crate::health::HealthSummary;
 use crate::mm::{frames, heap, paging};
-use crate::sched::{Cfs, DEFAULT_CAPACITY, Fifo, Mlfq, Policy, RoundRobin};
-use crate::{KERNEL_BASE, kprintln, log, time};
+use crate::sched::learned::{GuardConfig, LearnedScheduler};
+use crate::sched::{Cfs, Fifo, Mlfq, Policy, RoundRobin};
+use crate::task::SchedulerSetup;
+use crate::{KERNEL_BASE, kprintln, log, model, time};
 use alloc::boxed::Box;
 use bootloader_api::BootInfo;
 use bootloader_api::config::{BootloaderConfig, Mapping};
@@ -21,17 +23,72 @@ use core::panic::PanicInfo;
 /// Time slice of the round-robin policy.
 pub const ROUND_ROBIN_QUANTUM_TICKS: u64 = 10;
 
-/// The scheduling policy the boot settings name, with its default parameters.
-fn thread_policy(which: SchedPolicy) -> Box<dyn Policy + Send> {
+/// Tasks the kernel's policies can track at once (runnable or blocked): a workload's
+/// [`crate::workload::MAX_JOBS`] plus the kernel's own threads.
+pub const SCHED_CAPACITY: usize = crate::workload::MAX_JOBS + 8;
+
+/// The classical policy `which` names, with its default parameters.
+fn classical_policy(which: SchedPolicy) -> Box<dyn Policy + Send> {
     match which {
-        SchedPolicy::RoundRobin => Box::new(RoundRobin::<DEFAULT_CAPACITY>::new(
+        SchedPolicy::RoundRobin => Box::new(RoundRobin::<SCHED_CAPACITY>::new(
             ROUND_ROBIN_QUANTUM_TICKS,
         )),
-        SchedPolicy::Cfs => Box::new(Cfs::<DEFAULT_CAPACITY>::default()),
-        SchedPolicy::Mlfq => Box::new(Mlfq::<DEFAULT_CAPACITY>::default()),
-        SchedPolicy::Fifo => Box::new(Fifo::<DEFAULT_CAPACITY>::default()),
-        // Placeholder until the learned pipeline is wired: its shadow.
-        SchedPolicy::Learned => Box::new(Mlfq::<DEFAULT_CAPACITY>::default()),
+        SchedPolicy::Cfs => Box::new(Cfs::<SCHED_CAPACITY>::default()),
+        SchedPolicy::Fifo => Box::new(Fifo::<SCHED_CAPACITY>::default()),
+        SchedPolicy::Mlfq | SchedPolicy::Learned => Box::new(Mlfq::<SCHED_CAPACITY>::default()),
+    }
+}
+
+/// Loads the model (the boot file if given, else the embedded default), prints what it got,
+/// and builds the scheduler the settings ask for.
+fn scheduler_setup(config: &BootConfig, weights: Option<&'static [u8]>) -> SchedulerSetup {
+    let (bytes, source) = match weights {
+        Some(b) => (b, model::Source::BootFile),
+        None => (model::DEFAULT_WEIGHTS, model::Source::Embedded),
+    };
+    let scorer = match model::load(bytes, source, model_runtime::Backend::detect()) {
+        Ok(m) => {
+            kprintln!(
+                "model: {} ({}, {} bytes, schema {})",
+                m.name,
+                m.source.name(),
+                m.bytes,
+                crate::telemetry::SCHEMA_VERSION
+            );
+            Ok(m.scorer)
+        }
+        Err(r) => {
+            kprintln!(
+                "model: weights {} refused ({}): {}; the learned policy falls back to {}",
+                r.source.name(),
+                r.reason.name(),
+                r.message,
+                config.shadow.name()
+            );
+            Err(r.reason)
+        }
+    };
+    if config.policy != SchedPolicy::Learned {
+        return SchedulerSetup {
+            policy: classical_policy(config.policy),
+            policy_code: config.policy.code(),
+            learned: None,
+            explore: config.explore,
+            seed: config.seed,
+        };
+    }
+    SchedulerSetup {
+        policy: classical_policy(config.shadow),
+        policy_code: SchedPolicy::Learned.code(),
+        learned: Some(Box::new(LearnedScheduler::new(
+            scorer,
+            GuardConfig {
+                budget_cycles: time::tick_cycles() / 10,
+                ..GuardConfig::default()
+            },
+        ))),
+        explore: 0,
+        seed: config.seed,
     }
 }
 
@@ -70,16 +127,18 @@ fn boot_failed(what: &str, why: impl fmt::Display) -> ! {
     power::exit(ExitCode::Failure)
 }
 
-fn read_config(boot_info: &BootInfo) -> BootConfig {
+/// The boot settings and, if the archive has one, the weights file.
+fn read_config(boot_info: &BootInfo) -> (BootConfig, Option<&'static [u8]>) {
     let Some(addr) = boot_info.ramdisk_addr.into_option() else {
-        return BootConfig::default();
+        return (BootConfig::default(), None);
     };
     // SAFETY: the bootloader mapped the ramdisk at `ramdisk_addr` for `ramdisk_len` bytes,
     // read-only data that lives for the whole run and that nothing writes.
-    let bytes =
+    let bytes: &'static [u8] =
         unsafe { core::slice::from_raw_parts(addr as *const u8, boot_info.ramdisk_len as usize) };
-    match BootArchive::parse(bytes).and_then(|a| a.config()) {
-        Ok(config) => config,
+    let archive = BootArchive::parse(bytes).unwrap_or_else(|e| boot_failed("boot archive", e));
+    match archive.config() {
+        Ok(config) => (config, archive.entry(crate::bootcfg::WEIGHTS_ENTRY)),
         Err(e) => boot_failed("boot settings refused", e),
     }
 }
@@ -89,7 +148,7 @@ pub fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     serial::init();
     gdt::init();
     idt::init();
-    let config = read_config(boot_info);
+    let (config, weights) = read_config(boot_info);
     log::set_level(config.log_level);
     let cpu = cpu::init();
 
@@ -113,7 +172,6 @@ pub fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     let clocks = apic::init(lapic, config.tick_hz);
     time::init(config.tick_hz, clocks.tsc_hz);
     x86_64::instructions::interrupts::enable();
-    crate::task::init(thread_policy(config.policy)).unwrap_or_else(|e| boot_failed("threads", e));
 
     const MIB: u64 = 1 << 20;
     kprintln!("Augur {} ({mode} boot)", crate::VERSION);
@@ -135,11 +193,17 @@ pub fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         "inference: {} kernels",
         model_runtime::Backend::detect().name()
     );
-    kprintln!("scheduler: {}", config.policy.name());
+    let setup = scheduler_setup(&config, weights);
+    crate::task::init(setup).unwrap_or_else(|e| boot_failed("threads", e));
+    match config.policy {
+        SchedPolicy::Learned => kprintln!("scheduler: learned (shadow {})", config.shadow.name()),
+        p => kprintln!("scheduler: {}", p.name()),
+    }
     kprintln!("job: {}", config.job.name());
 
     let ok = match config.job {
-        Job::Run | Job::Workload => run_default_job(&config),
+        Job::Run => run_default_job(&config),
+        Job::Workload => crate::workload::runner::run(&config),
         Job::KTest => crate::ktest::run(config.ktest_filter()),
         Job::CrashPageFault => {
             // SAFETY: deliberately not safe: this address is unmapped, and the resulting page

@@ -43,6 +43,8 @@ pub mod ktest;
 #[macro_use]
 pub mod log;
 #[cfg(target_os = "none")]
+pub mod model;
+#[cfg(target_os = "none")]
 pub mod task;
 #[cfg(target_os = "none")]
 pub mod time;

@@ -40,6 +40,16 @@ pub fn now_ns() -> u64 {
     (u128::from(elapsed) * 1_000_000_000 / u128::from(TSC_HZ.load(Ordering::Relaxed).max(1))) as u64
 }
 
+/// Nanoseconds that `cycles` TSC cycles take.
+pub fn cycles_to_ns(cycles: u64) -> u64 {
+    (u128::from(cycles) * 1_000_000_000 / u128::from(TSC_HZ.load(Ordering::Relaxed).max(1))) as u64
+}
+
+/// TSC cycles in one timer tick.
+pub fn tick_cycles() -> u64 {
+    TSC_HZ.load(Ordering::Relaxed) / u64::from(TICK_HZ.load(Ordering::Relaxed).max(1))
+}
+
 /// Halts until `n` more ticks have passed. Interrupts must be enabled.
 pub fn wait_ticks(n: u64) {
     let target = ticks() + n;

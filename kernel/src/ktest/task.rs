@@ -51,6 +51,7 @@ fn worker(slot: u64) -> i32 {
 
 fn threads_are_preempted_and_keep_their_state() -> Result<(), String> {
     let switches_before = task::switches();
+    let inferences_before = task::pipeline_costs().inferences;
     let ids: Vec<_> = (0..3u64)
         .map(|slot| task::spawn("worker", worker, slot).map_err(|e| alloc::format!("{e}")))
         .collect::<Result<_, _>>()?;
@@ -75,6 +76,15 @@ fn threads_are_preempted_and_keep_their_state() -> Result<(), String> {
         .collect();
     ktest_assert!(first_runs.len() == 3, "not every worker ran");
     let earliest_end = first_runs.iter().min().copied().unwrap_or(0) + WORK_TICKS;
+    if task::policy_name() == "learned" {
+        // The model ran on the timer ticks that interrupted the workers, and their
+        // computations above still came out right.
+        let ran = task::pipeline_costs().inferences - inferences_before;
+        ktest_assert!(
+            ran >= WORK_TICKS,
+            "only {ran} inferences ran while the workers computed; is the model loaded?"
+        );
+    }
     if task::policy_name() == "fifo" {
         // FIFO never preempts: each worker ran to completion before the next started.
         ktest_assert!(

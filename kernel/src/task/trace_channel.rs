@@ -10,8 +10,9 @@ use crate::trace::{MIN_DRAIN_BUFFER, Record, TraceRing};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
-/// Bytes of trace the kernel buffers between flushes.
-pub const TRACE_RING_BYTES: usize = 64 * 1024;
+/// Bytes of trace the kernel buffers between drains: about 20 s of a busy workload, so the
+/// tick rarely has to drain (see [`drain_on_tick`]).
+pub const TRACE_RING_BYTES: usize = 4 * 1024 * 1024;
 
 static RING: Mutex<TraceRing<TRACE_RING_BYTES>> = Mutex::new(TraceRing::new());
 
@@ -28,14 +29,64 @@ pub fn dropped() -> u64 {
     without_interrupts(|| RING.lock().dropped_total())
 }
 
+/// Bytes of trace one tick may drain to COM2 (one chunk): 4 KiB per 1 ms tick is about
+/// 10x what a busy workload writes, and bounds the tick's serial work.
+const TICK_DRAIN_BYTES: usize = 4096;
+
+static TICK_BUFFER: Mutex<[u8; TICK_DRAIN_BYTES]> = Mutex::new([0; TICK_DRAIN_BYTES]);
+
+/// The tick pipeline's drain: one chunk, only once the ring is more than half full.
+///
+/// Writing to the UART is one port write (one VM exit, under QEMU one host `write`) per
+/// byte, far slower than anything else the tick does; so the ring absorbs the trace, the idle
+/// thread drains it when the CPU has nothing better to do, and the tick only drains when the
+/// ring is filling up, so that records are dropped only when the system is busy for a long
+/// time and the tick's cost stays bounded.
+pub fn drain_on_tick() {
+    let half_full = RING
+        .try_lock()
+        .is_some_and(|ring| ring.len() > TRACE_RING_BYTES / 2);
+    if half_full {
+        drain_one_chunk();
+    }
+}
+
+/// Drains at most one chunk to COM2 (interrupts off); never waits for a lock, so a caller
+/// that finds the ring or the buffer busy simply skips.
+/// Returns whether it wrote anything.
+pub fn drain_one_chunk() -> bool {
+    let Some(mut buf) = TICK_BUFFER.try_lock() else {
+        return false;
+    };
+    let n = match RING.try_lock() {
+        Some(mut ring) => ring.drain_chunk(&mut buf[..]),
+        None => return false,
+    };
+    match n {
+        Ok(n @ 1..) => {
+            serial::trace_write(&buf[..n]);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Drains every buffered record to COM2 as chunks. Call from thread context.
 pub fn flush() {
     let mut chunk = [0u8; MIN_DRAIN_BUFFER];
     loop {
-        let n = without_interrupts(|| RING.lock().drain_chunk(&mut chunk));
+        // Drain and write under one interrupts-off section, so a tick's drain cannot put a
+        // later chunk on the wire before this one.
+        let n = without_interrupts(|| {
+            let n = RING.lock().drain_chunk(&mut chunk);
+            if let Ok(n @ 1..) = n {
+                serial::trace_write(&chunk[..n]);
+            }
+            n
+        });
         match n {
             Ok(0) => break,
-            Ok(n) => serial::trace_write(&chunk[..n]),
+            Ok(_) => {}
             // Cannot happen with a MIN_DRAIN_BUFFER-sized buffer; stop rather than spin.
             Err(_) => break,
         }

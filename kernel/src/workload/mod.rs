@@ -18,6 +18,10 @@
 //! Arrivals: each job's gap to the next is uniform in `[0, 2·work/load]`, so the offered CPU
 //! load averages [`TARGET_LOAD_PERCENT`] % with bursts.
 
+pub mod metrics;
+#[cfg(target_os = "none")]
+pub mod runner;
+
 use crate::sched::{TaskClass, Tick};
 use alloc::vec::Vec;
 

@@ -1,1 +1,218 @@
+//! The learned policy's guards with a scripted scorer: every fallback reason is taken when it
+//! should be, counted, and never returns a task that is not a candidate.
 
+use super::*;
+use crate::sched::TaskId;
+use model_runtime::RunError;
+
+/// Scores each row by a fixed function of its int8 features.
+struct Scripted<F: FnMut(&[i8]) -> i32> {
+    score_row: F,
+    fail: bool,
+}
+
+impl<F: FnMut(&[i8]) -> i32> Scorer for Scripted<F> {
+    fn score(
+        &mut self,
+        _window: &[i8; MODEL_INPUT_LEN],
+        rows: &[i8],
+        scores: &mut [i32],
+    ) -> Result<(), RunError> {
+        if self.fail {
+            return Err(RunError::NoEmbedding);
+        }
+        for (s, row) in scores.iter_mut().zip(rows.chunks_exact(CANDIDATE_FEATURES)) {
+            *s = (self.score_row)(row);
+        }
+        Ok(())
+    }
+}
+
+/// Prefers short expected bursts (feature 5, shifted by 1 in the model input).
+fn short_burst_first() -> Scripted<impl FnMut(&[i8]) -> i32> {
+    Scripted {
+        score_row: |row: &[i8]| -i32::from(row[BURST_FEATURE]),
+        fail: false,
+    }
+}
+
+/// Prefers long expected bursts: the opposite of what the regret judge rewards.
+fn long_burst_first() -> Scripted<impl FnMut(&[i8]) -> i32> {
+    Scripted {
+        score_row: |row: &[i8]| i32::from(row[BURST_FEATURE]),
+        fail: false,
+    }
+}
+
+fn candidate(id: u32, burst: i16) -> Candidate {
+    let mut features = TaskFeatures::default();
+    features.0[BURST_FEATURE] = burst;
+    Candidate {
+        id: TaskId(id),
+        features,
+    }
+}
+
+/// Three candidates: task 1 long (burst 40), task 2 short (2), task 3 medium (10).
+fn three() -> [Candidate; 3] {
+    [candidate(1, 40), candidate(2, 2), candidate(3, 10)]
+}
+
+const WINDOW: [i8; MODEL_INPUT_LEN] = [0; MODEL_INPUT_LEN];
+
+fn cheap_clock() -> impl FnMut() -> u64 {
+    let mut t = 0;
+    move || {
+        t += 10;
+        t
+    }
+}
+
+#[test]
+fn without_a_model_every_decision_is_the_shadows_with_the_reason() {
+    for reason in [FallbackReason::NoWeights, FallbackReason::Schema] {
+        let mut l = LearnedScheduler::<Scripted<fn(&[i8]) -> i32>>::new(
+            Err(reason),
+            GuardConfig::default(),
+        );
+        for t in 0..10 {
+            let d = l.decide(t, &WINDOW, &three(), Some(TaskId(3)), &mut cheap_clock());
+            assert_eq!((d.chosen, d.fallback), (Some(TaskId(3)), Some(reason)));
+            assert!(!d.scored);
+        }
+        assert_eq!((l.counts().decisions, l.counts().get(reason)), (10, 10));
+        assert_eq!(l.counts().total(), 10);
+    }
+}
+
+#[test]
+fn a_valid_model_runs_its_best_scored_candidate() {
+    let mut l = LearnedScheduler::new(Ok(short_burst_first()), GuardConfig::default());
+    let d = l.decide(0, &WINDOW, &three(), Some(TaskId(1)), &mut cheap_clock());
+    assert_eq!((d.chosen, d.fallback), (Some(TaskId(2)), None));
+    assert!(d.scored && d.inference_cycles > 0);
+    assert_eq!(l.scores(3), &[-20, -1, -5], "burst >> 1, negated");
+    assert_eq!(l.counts().total(), 0);
+}
+
+#[test]
+fn no_candidates_means_idle_and_no_decision() {
+    let mut l = LearnedScheduler::new(Ok(short_burst_first()), GuardConfig::default());
+    let d = l.decide(0, &WINDOW, &[], None, &mut cheap_clock());
+    assert_eq!((d.chosen, d.fallback), (None, None));
+    assert_eq!(l.counts().decisions, 0);
+}
+
+#[test]
+fn an_inference_over_budget_is_discarded() {
+    let config = GuardConfig {
+        budget_cycles: 100,
+        ..GuardConfig::default()
+    };
+    let mut l = LearnedScheduler::new(Ok(short_burst_first()), config);
+    let mut slow = {
+        let mut t = 0;
+        move || {
+            t += 1000;
+            t
+        }
+    };
+    let d = l.decide(0, &WINDOW, &three(), Some(TaskId(3)), &mut slow);
+    assert_eq!((d.chosen, d.fallback), (Some(TaskId(3)), Some(FallbackReason::Budget)));
+    assert_eq!(d.inference_cycles, 1000);
+    assert_eq!(l.counts().get(FallbackReason::Budget), 1);
+}
+
+#[test]
+fn a_runtime_error_is_a_bad_output_fallback() {
+    let mut l = LearnedScheduler::new(
+        Ok(Scripted {
+            score_row: |_: &[i8]| 0,
+            fail: true,
+        }),
+        GuardConfig::default(),
+    );
+    let d = l.decide(0, &WINDOW, &three(), Some(TaskId(1)), &mut cheap_clock());
+    assert_eq!((d.chosen, d.fallback), (Some(TaskId(1)), Some(FallbackReason::BadOutput)));
+}
+
+#[test]
+fn regret_guard_trips_after_a_bad_window_and_recovers_after_cooldown() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let config = GuardConfig {
+        regret_window: 8,
+        regret_limit: 50,
+        cooldown: 20,
+        ..GuardConfig::default()
+    };
+    // The shadow always runs the short task (2). While `bad`, the model prefers the long one
+    // (1): regret 38 per decision, so a window of 8 (304 > 50) trips the guard.
+    let bad = Rc::new(Cell::new(true));
+    let flag = bad.clone();
+    let scorer = Scripted {
+        score_row: move |row: &[i8]| {
+            let burst = i32::from(row[BURST_FEATURE]);
+            if flag.get() { burst } else { -burst }
+        },
+        fail: false,
+    };
+    let mut l = LearnedScheduler::new(Ok(scorer), config);
+    let mut decide = |l: &mut LearnedScheduler<_>, t| {
+        let d = l.decide(t, &WINDOW, &three(), Some(TaskId(2)), &mut cheap_clock());
+        (d.chosen, d.fallback)
+    };
+    // Ticks 0..=6: the model's pick. Tick 7 closes the window and trips the guard.
+    for t in 0..7 {
+        assert_eq!(decide(&mut l, t), (Some(TaskId(1)), None), "tick {t}");
+    }
+    // While the model stays bad it stays out: each window it is still judged, and loses.
+    for t in 7..40 {
+        let d = decide(&mut l, t);
+        assert_eq!(d, (Some(TaskId(2)), Some(FallbackReason::Regret)), "tick {t}");
+    }
+    // It turns good at tick 40; windows closing after that are clean, and once the last
+    // cooldown (from the window that closed at tick 39) ends at 59 its picks run again.
+    bad.set(false);
+    let mut back_at = None;
+    for t in 40..80 {
+        let (chosen, fallback) = decide(&mut l, t);
+        assert_eq!(chosen, Some(TaskId(2)), "both agree on the short task now");
+        if fallback.is_none() && back_at.is_none() {
+            back_at = Some(t);
+        }
+    }
+    assert_eq!(back_at, Some(59));
+    assert_eq!(l.counts().get(FallbackReason::Regret), 59 - 7);
+
+    // A model that agrees with the judge never trips it.
+    let mut good = LearnedScheduler::new(Ok(short_burst_first()), config);
+    for t in 0..200 {
+        let d = good.decide(t, &WINDOW, &three(), Some(TaskId(3)), &mut cheap_clock());
+        assert_eq!((d.chosen, d.fallback), (Some(TaskId(2)), None));
+    }
+}
+
+#[test]
+fn decisions_only_return_candidates() {
+    let mut l = LearnedScheduler::new(Ok(long_burst_first()), GuardConfig::default());
+    for n in 1..=3 {
+        let cands = &three()[..n];
+        for shadow in [None, Some(cands[n - 1].id)] {
+            let d = l.decide(0, &WINDOW, cands, shadow, &mut cheap_clock());
+            let c = d.chosen.expect("some candidate");
+            assert!(cands.iter().any(|x| x.id == c));
+        }
+    }
+}
+
+#[test]
+fn reasons_round_trip_their_codes_and_names() {
+    for r in FallbackReason::ALL {
+        assert_eq!(FallbackReason::from_code(r.code()), Some(r));
+    }
+    assert_eq!(FallbackReason::from_code(0), None);
+    assert_eq!(FallbackReason::from_code(6), None);
+    let names: Vec<_> = FallbackReason::ALL.iter().map(|r| r.name()).collect();
+    assert_eq!(names, ["no-weights", "schema", "budget", "regret", "bad-output"]);
+}

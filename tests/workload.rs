@@ -1,0 +1,176 @@
+//! The tick pipeline in QEMU: seeded workloads under every policy, the learned policy's
+//! decisions, guards and fallback reasons, its cost, and the trace it leaves behind.
+
+use augur_kernel::bootcfg::{Mix, SchedPolicy, WEIGHTS_ENTRY};
+use augur_kernel::sched::learned::FallbackReason;
+use augur_kernel::telemetry::{SCHEMA_VERSION, TELEMETRY_FIELDS};
+use augur_kernel::trace::{Record, TraceReader};
+use augur_kernel::workload::metrics::RunMetrics;
+use augur_qemu::{Job, Outcome, RunOptions, Verdict};
+use std::path::Path;
+use std::time::Duration;
+
+/// Limit for one boot. Generous: TCG on a loaded 2-core machine is slow.
+const BOOT_LIMIT: Duration = Duration::from_secs(120);
+
+/// The model the kernel embeds.
+const DEFAULT_WEIGHTS: &[u8] = include_bytes!("../weights/augur-handset-v1.gguf");
+
+/// Boots `mix` under `policy` for `seconds`, deterministically; `weights` replaces the
+/// embedded model; the trace goes to `trace` if given.
+fn run_workload(
+    policy: SchedPolicy,
+    seconds: u32,
+    seed: u64,
+    weights: Option<Vec<u8>>,
+    trace: Option<&Path>,
+) -> (Outcome, RunMetrics) {
+    let mut opts = RunOptions {
+        timeout: Some(augur_qemu::scaled_timeout(BOOT_LIMIT)),
+        trace_file: trace.map(Path::to_path_buf),
+        ..Default::default()
+    };
+    opts.machine.deterministic = true;
+    opts.boot.job = Job::Workload;
+    opts.boot.workload = Mix::Mix;
+    opts.boot.policy = policy;
+    opts.boot.seconds = seconds;
+    opts.boot.seed = seed;
+    opts.boot.icount = true;
+    if let Some(w) = weights {
+        opts.ramdisk_entries.push((WEIGHTS_ENTRY.to_owned(), w));
+    }
+    let outcome = augur_qemu::run(&opts).unwrap_or_else(|e| panic!("could not boot: {e}"));
+    assert_eq!(outcome.verdict, Verdict::Success, "{}", outcome.describe());
+    let metrics = outcome
+        .console
+        .lines()
+        .find_map(RunMetrics::parse)
+        .unwrap_or_else(|| panic!("no metrics line:\n{}", outcome.console));
+    (outcome, metrics)
+}
+
+fn fallbacks(m: &RunMetrics, reason: FallbackReason) -> u64 {
+    m.fallbacks[usize::from(reason.code() - 1)]
+}
+
+#[test]
+fn learned_policy_decides_every_tick_with_guards_and_reports_its_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("learned.trace");
+    let (outcome, m) = run_workload(SchedPolicy::Learned, 2, 11, None, Some(&path));
+    let c = &outcome.console;
+    assert!(c.contains("model: augur-handset-v1"), "{c}");
+    assert!(c.contains("scheduler: learned (shadow mlfq)"), "{c}");
+    assert!(c.contains("fallbacks:") && c.contains("regret"), "{c}");
+    assert!(c.contains("instructions/decision"), "{c}");
+    assert!(m.finished > 0 && m.finished <= m.jobs, "{m:?}");
+    assert!(m.decisions > 500, "{m:?}");
+    // A valid model with the kernel's schema: no load-time fallbacks, and the model's own pick
+    // ran for most decisions.
+    assert_eq!(fallbacks(&m, FallbackReason::NoWeights), 0);
+    assert_eq!(fallbacks(&m, FallbackReason::Schema), 0);
+    let total: u64 = m.fallbacks.iter().sum();
+    assert!(total * 2 < m.decisions, "{m:?}");
+    assert!(m.inference_ns > 0 && m.tick_ns > m.inference_ns / 2, "{m:?}");
+
+    // The trace holds each tick's telemetry and each decision with scored candidates.
+    let bytes = std::fs::read(&path).unwrap();
+    let (mut telemetry, mut decisions, mut scored, mut exits) = (0u64, 0u64, 0u64, 0u64);
+    for entry in TraceReader::new(&bytes) {
+        match entry.unwrap_or_else(|e| panic!("trace damaged: {e}")).record {
+            Record::Telemetry { schema, fields, .. } => {
+                assert_eq!((schema, fields.len()), (SCHEMA_VERSION, TELEMETRY_FIELDS));
+                telemetry += 1;
+            }
+            Record::Decision {
+                policy,
+                fallback,
+                candidates,
+                chosen,
+                ..
+            } => {
+                assert_eq!(SchedPolicy::from_code(policy), Some(SchedPolicy::Learned));
+                assert!(candidates.iter().any(|c| c.task == chosen));
+                let distinct = candidates.iter().any(|c| {
+                    candidates
+                        .get(0)
+                        .is_some_and(|first| first.score != c.score)
+                });
+                if fallback.is_none() && distinct {
+                    scored += 1;
+                }
+                decisions += 1;
+            }
+            Record::TaskExit { .. } => exits += 1,
+            _ => {}
+        }
+    }
+    assert!(telemetry >= m.ticks, "{telemetry} telemetry records for {} ticks", m.ticks);
+    assert!(decisions >= m.decisions, "{decisions} vs {}", m.decisions);
+    assert!(scored > 0, "no decision carried distinct model scores");
+    assert!(exits >= m.finished);
+
+    // Same seed, same image, -icount: byte-identical trace.
+    let again = dir.path().join("again.trace");
+    let (_, m2) = run_workload(SchedPolicy::Learned, 2, 11, None, Some(&again));
+    assert_eq!(m, m2);
+    assert!(
+        bytes == std::fs::read(&again).unwrap(),
+        "two deterministic runs with the same seed wrote different traces"
+    );
+}
+
+#[test]
+fn every_baseline_runs_the_workload_without_fallback_accounting() {
+    for policy in [SchedPolicy::RoundRobin, SchedPolicy::Cfs, SchedPolicy::Mlfq] {
+        let (outcome, m) = run_workload(policy, 1, 3, None, None);
+        assert!(m.finished > 0, "{policy:?}: {m:?}");
+        assert_eq!(m.decisions, 0, "{policy:?} is not the learned policy");
+        assert!(
+            outcome
+                .console
+                .contains(&format!("summary: {} on mix seed 3", policy.name())),
+            "{}",
+            outcome.console
+        );
+    }
+}
+
+#[test]
+fn corrupt_weights_fall_back_to_the_shadow_with_the_reason() {
+    let mut corrupt = DEFAULT_WEIGHTS.to_vec();
+    corrupt.truncate(corrupt.len() / 2);
+    let (outcome, m) = run_workload(SchedPolicy::Learned, 1, 3, Some(corrupt), None);
+    assert!(
+        outcome
+            .console
+            .contains("model: weights from --weights refused (no-weights)"),
+        "{}",
+        outcome.console
+    );
+    assert!(m.decisions > 0);
+    assert_eq!(fallbacks(&m, FallbackReason::NoWeights), m.decisions, "{m:?}");
+    // The shadow scheduled instead: exactly what MLFQ alone does on the same workload.
+    let (_, mlfq) = run_workload(SchedPolicy::Mlfq, 1, 3, None, None);
+    assert_eq!(
+        (m.turnaround, m.response, m.wait),
+        (mlfq.turnaround, mlfq.response, mlfq.wait)
+    );
+}
+
+#[test]
+fn a_model_for_another_schema_is_refused_with_the_reason() {
+    // A valid GGUF model of the runtime's test suite: 2 ticks x 4 fields, not this schema.
+    let other = include_bytes!("../model-runtime/fuzz/seeds/augur-tiny.gguf").to_vec();
+    let (outcome, m) = run_workload(SchedPolicy::Learned, 1, 3, Some(other), None);
+    assert!(
+        outcome
+            .console
+            .contains("model: weights from --weights refused (schema)"),
+        "{}",
+        outcome.console
+    );
+    assert!(m.decisions > 0);
+    assert_eq!(fallbacks(&m, FallbackReason::Schema), m.decisions, "{m:?}");
+}
