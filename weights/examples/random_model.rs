@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let calib = Calibration {
         inputs: (0..32).map(|_| u(256)).collect(),
         candidates: (0..3).map(|_| (0..32).map(|_| u(16)).collect()).collect(),
+        ..Calibration::default()
     };
     let mut q = quantize(&float, &calib)?;
     q.name = "augur-random-example".into();

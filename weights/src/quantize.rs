@@ -3,7 +3,11 @@
 //! 1. **Calibrate**: run the float model over the calibration windows (and, per head, every
 //!    calibration candidate against every calibration embedding) and record `max|x|` of the
 //!    input, the candidate features and every layer output.
-//! 2. **Scales**: each tensor gets `scale = max|x| / 127` (symmetric, zero point 0).
+//! 2. **Scales**: each tensor gets `scale = max|x| / 127` (symmetric, zero point 0), except the
+//!    backbone input and the candidate features when [`Calibration::input_scale`] /
+//!    [`Calibration::candidate_scale`] fix them: the kernel computes those int8 values itself
+//!    (`telemetry::to_model_input`), so a model trained on them *as numbers* needs scale 1.0
+//!    whatever range the calibration data happens to reach.
 //! 3. **Weights, per output channel**: with `in_scale[i]` the scale of input column `i`, the
 //!    channel's accumulator scale is `acc_scale[o] = max_i |w[o][i]| · in_scale[i] / 127`
 //!    (never below `|b[o]| / 2^30`, so the bias fits), and
@@ -32,6 +36,13 @@ pub struct Calibration {
     pub inputs: Vec<Vec<f32>>,
     /// Per head (in model order): candidate feature rows.
     pub candidates: Vec<Vec<Vec<f32>>>,
+    /// Real value of one backbone input unit, when the caller fixes it (`None`: calibrated,
+    /// `max|x| / 127` over `inputs`). `Some(1.0)` for a model that reads the kernel's int8
+    /// telemetry as the numbers they are.
+    pub input_scale: Option<f32>,
+    /// Real value of one candidate-feature unit for every head, when fixed (`None`:
+    /// calibrated per head over `candidates`).
+    pub candidate_scale: Option<f32>,
 }
 
 /// Why a model could not be quantized.
@@ -179,6 +190,17 @@ pub fn quantize(model: &FloatModel, calib: &Calibration) -> Result<QuantizedMode
         )));
     }
 
+    for (what, fixed) in [
+        ("input", calib.input_scale),
+        ("candidate", calib.candidate_scale),
+    ] {
+        if let Some(s) = fixed.filter(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(QuantizeError::BadCalibration(format!(
+                "fixed {what} scale {s} is not a positive finite number"
+            )));
+        }
+    }
+
     // 1. Calibrate.
     let input_max = calib.inputs.iter().map(|x| max_abs(x)).fold(0.0, f32::max);
     let mut backbone_max = vec![0.0f32; model.backbone.len()];
@@ -192,7 +214,7 @@ pub fn quantize(model: &FloatModel, calib: &Calibration) -> Result<QuantizedMode
     let mut heads = Vec::new();
     let mut emb_scale = 0.0;
     let mut backbone = Vec::new();
-    let mut in_scale = scale_of(input_max);
+    let mut in_scale = calib.input_scale.unwrap_or_else(|| scale_of(input_max));
     let input_scale = in_scale;
     for (i, l) in model.backbone.iter().enumerate() {
         let scales = vec![in_scale; l.inputs];
@@ -214,7 +236,9 @@ pub fn quantize(model: &FloatModel, calib: &Calibration) -> Result<QuantizedMode
                 head.name, head.candidate_features
             )));
         }
-        let cand_scale = scale_of(rows.iter().map(|r| max_abs(r)).fold(0.0, f32::max));
+        let cand_scale = calib
+            .candidate_scale
+            .unwrap_or_else(|| scale_of(rows.iter().map(|r| max_abs(r)).fold(0.0, f32::max)));
         let mut layer_max = vec![0.0f32; head.layers.len()];
         for e in &embeddings {
             for r in rows {

@@ -32,6 +32,7 @@ fn calibration(m: &FloatModel, seed: u64) -> Calibration {
                     .collect()
             })
             .collect(),
+        ..Calibration::default()
     }
 }
 
