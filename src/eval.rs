@@ -81,12 +81,20 @@ impl Cell {
     }
     /// Budget and regret fallbacks, percent of decisions.
     fn guard_fallback_pct(&self) -> f64 {
-        let fb: u64 = self.runs.iter().map(|m| m.fallbacks[2] + m.fallbacks[3]).sum();
+        let fb: u64 = self
+            .runs
+            .iter()
+            .map(|m| m.fallbacks[2] + m.fallbacks[3])
+            .sum();
         let d: u64 = self.runs.iter().map(|m| m.decisions).sum();
         fb as f64 * 100.0 / d.max(1) as f64
     }
     fn all_fallback_pct(&self) -> f64 {
-        let fb: u64 = self.runs.iter().map(|m| m.fallbacks.iter().sum::<u64>()).sum();
+        let fb: u64 = self
+            .runs
+            .iter()
+            .map(|m| m.fallbacks.iter().sum::<u64>())
+            .sum();
         let d: u64 = self.runs.iter().map(|m| m.decisions).sum();
         fb as f64 * 100.0 / d.max(1) as f64
     }
@@ -146,9 +154,9 @@ fn evaluate(args: &EvalArgs, command_line: &str) -> Result<(), String> {
     )?;
     let seeds = parse_seeds(&args.seeds)?;
     let weights = match &args.weights {
-        Some(p) => Some(std::sync::Arc::new(std::fs::read(p).map_err(|e| {
-            format!("--weights {}: {e}", p.display())
-        })?)),
+        Some(p) => Some(std::sync::Arc::new(
+            std::fs::read(p).map_err(|e| format!("--weights {}: {e}", p.display()))?,
+        )),
         None => None,
     };
     let traces = args.out.join("traces");
@@ -194,13 +202,20 @@ fn evaluate(args: &EvalArgs, command_line: &str) -> Result<(), String> {
     let mut failures = Vec::new();
     for r in &results {
         let mi = mixes.iter().position(|m| *m == r.spec.mix).unwrap_or(0);
-        let pi = policies.iter().position(|p| *p == r.spec.policy).unwrap_or(0);
+        let pi = policies
+            .iter()
+            .position(|p| *p == r.spec.policy)
+            .unwrap_or(0);
         match &r.metrics {
             Ok(m) => {
                 cells.entry((mi, pi)).or_default().runs.push(*m);
                 cdf.entry(pi).or_default().extend(responses(&r.spec.trace));
             }
-            Err(e) => failures.push(format!("{}: {}", r.spec.stem(), e.lines().next().unwrap_or(""))),
+            Err(e) => failures.push(format!(
+                "{}: {}",
+                r.spec.stem(),
+                e.lines().next().unwrap_or("")
+            )),
         }
     }
     let mut oracle = Vec::new();
@@ -252,11 +267,15 @@ struct Report<'a> {
 
 impl Report<'_> {
     fn cell(&self, mix: usize, policy: usize) -> Option<&Cell> {
-        self.cells.get(&(mix, policy)).filter(|c| !c.runs.is_empty())
+        self.cells
+            .get(&(mix, policy))
+            .filter(|c| !c.runs.is_empty())
     }
 
     fn learned(&self) -> Option<usize> {
-        self.policies.iter().position(|p| *p == SchedPolicy::Learned)
+        self.policies
+            .iter()
+            .position(|p| *p == SchedPolicy::Learned)
     }
 
     /// The classical policy with the lowest mean turnaround on `mix`.
@@ -278,7 +297,9 @@ impl Report<'_> {
             seeds.join(", "),
             self.seconds,
             self.weights
-                .map_or("the kernel's embedded model".to_owned(), |p| p.display().to_string()),
+                .map_or("the kernel's embedded model".to_owned(), |p| p
+                    .display()
+                    .to_string()),
             self.command_line,
             self.boot_secs
         );
@@ -300,7 +321,11 @@ impl Report<'_> {
                     continue;
                 };
                 let fb = if *p == SchedPolicy::Learned {
-                    format!("{:.2}% / {:.2}%", c.all_fallback_pct(), c.guard_fallback_pct())
+                    format!(
+                        "{:.2}% / {:.2}%",
+                        c.all_fallback_pct(),
+                        c.guard_fallback_pct()
+                    )
                 } else {
                     "-".to_owned()
                 };
@@ -329,7 +354,10 @@ impl Report<'_> {
     /// The targets, checked per mix.
     fn targets(&self, md: &mut String) {
         let Some(li) = self.learned() else { return };
-        let _ = writeln!(md, "## Targets (learned vs the best classical policy per mix)\n");
+        let _ = writeln!(
+            md,
+            "## Targets (learned vs the best classical policy per mix)\n"
+        );
         let _ = writeln!(
             md,
             "| mix | best baseline | turnaround learned/best | p99 response learned/best | learned/oracle | guard fallbacks | verdict |"
@@ -401,7 +429,7 @@ fn plot_cdf(
         let points: Vec<(f64, f64)> = v
             .iter()
             .enumerate()
-            .map(|(k, &x)| ((x as f64 * 1000.0 / HZ).max(0.1) , (k + 1) as f64 / n))
+            .map(|(k, &x)| ((x as f64 * 1000.0 / HZ).max(0.1), (k + 1) as f64 / n))
             .collect();
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
@@ -502,7 +530,10 @@ mod tests {
                 .run(&mut augur_kernel::sched::Fifo::<256>::new())
                 .unwrap()
                 .mean_turnaround();
-            assert!(oracle > 0.0 && oracle <= fifo, "{mix:?}: {oracle} vs {fifo}");
+            assert!(
+                oracle > 0.0 && oracle <= fifo,
+                "{mix:?}: {oracle} vs {fifo}"
+            );
         }
     }
 }

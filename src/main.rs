@@ -174,7 +174,9 @@ fn boot(cli: Cli) -> ExitCode {
     let mut ramdisk_entries = Vec::new();
     if let Some(path) = &cli.weights {
         match std::fs::read(path) {
-            Ok(bytes) => ramdisk_entries.push((augur_qemu::bootcfg::WEIGHTS_ENTRY.to_owned(), bytes)),
+            Ok(bytes) => {
+                ramdisk_entries.push((augur_qemu::bootcfg::WEIGHTS_ENTRY.to_owned(), bytes))
+            }
             Err(e) => {
                 eprintln!(
                     "augur: --weights {}: {e}; give the path of a GGUF file written by `augur train`",

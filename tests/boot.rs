@@ -230,7 +230,10 @@ fn thread_lifecycle_reaches_the_trace_file_and_is_deterministic() {
     assert_eq!(status_of("short"), Some(7));
     assert!(blocks >= 1 && wakes >= 1, "blocks {blocks} wakes {wakes}");
     // The tick pipeline logged every tick's telemetry and the scheduler's decisions.
-    assert!(telemetry >= 100 && decisions >= 100, "{telemetry} {decisions}");
+    assert!(
+        telemetry >= 100 && decisions >= 100,
+        "{telemetry} {decisions}"
+    );
     // Under -icount the same image and settings give the same bytes.
     let second = traced_thread_run(dir.path(), "b.bin");
     assert!(

@@ -428,13 +428,16 @@ impl BootConfig {
                     })?;
                 }
                 "explore" => {
-                    config.explore = value.parse().ok().filter(|p| *p <= 100).ok_or(
-                        ConfigError::BadValue {
-                            line,
-                            key: "explore",
-                            expected: "a percentage 0..=100",
-                        },
-                    )?;
+                    config.explore =
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|p| *p <= 100)
+                            .ok_or(ConfigError::BadValue {
+                                line,
+                                key: "explore",
+                                expected: "a percentage 0..=100",
+                            })?;
                 }
                 "icount" => {
                     config.icount = match value {

@@ -30,9 +30,9 @@ pub const SCHED_CAPACITY: usize = crate::workload::MAX_JOBS + 8;
 /// The classical policy `which` names, with its default parameters.
 fn classical_policy(which: SchedPolicy) -> Box<dyn Policy + Send> {
     match which {
-        SchedPolicy::RoundRobin => Box::new(RoundRobin::<SCHED_CAPACITY>::new(
-            ROUND_ROBIN_QUANTUM_TICKS,
-        )),
+        SchedPolicy::RoundRobin => {
+            Box::new(RoundRobin::<SCHED_CAPACITY>::new(ROUND_ROBIN_QUANTUM_TICKS))
+        }
         SchedPolicy::Cfs => Box::new(Cfs::<SCHED_CAPACITY>::default()),
         SchedPolicy::Fifo => Box::new(Fifo::<SCHED_CAPACITY>::default()),
         SchedPolicy::Mlfq | SchedPolicy::Learned => Box::new(Mlfq::<SCHED_CAPACITY>::default()),

@@ -67,8 +67,8 @@ pub fn load(bytes: &'static [u8], source: Source, backend: Backend) -> Result<Lo
         reason,
         message,
     };
-    let model = Model::from_gguf(bytes)
-        .map_err(|e| refused(FallbackReason::NoWeights, e.to_string()))?;
+    let model =
+        Model::from_gguf(bytes).map_err(|e| refused(FallbackReason::NoWeights, e.to_string()))?;
     let model: &'static Model<'static> = Box::leak(Box::new(model));
     let scratch: &'static mut [u8] = Box::leak(vec![0u8; model.scratch_len()].into_boxed_slice());
     let scorer = ModelScorer::new(model, backend, scratch).map_err(|e| match e {

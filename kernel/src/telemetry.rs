@@ -66,7 +66,11 @@ pub const FIELDS: [Field; TELEMETRY_FIELDS] = [
     field("switches", "context switches this tick", 0),
     field("wait_mean", "mean ticks the runnable tasks have waited", 2),
     field("wait_max", "longest ticks a runnable task has waited", 3),
-    field("cpu_recent_mean", "mean CPU ticks of runnable tasks in the last 64 ticks", 0),
+    field(
+        "cpu_recent_mean",
+        "mean CPU ticks of runnable tasks in the last 64 ticks",
+        0,
+    ),
 ];
 
 /// The per-task (candidate) feature fields, in vector order.
@@ -76,7 +80,11 @@ pub const TASK_FEATURES: [Field; CANDIDATE_FEATURES] = [
     field("cpu_total", "CPU ticks used since spawn", 3),
     field("age", "ticks since spawn", 4),
     field("sleeps", "times it blocked", 0),
-    field("burst", "mean CPU ticks between blocks (cpu_total / (sleeps + 1))", 1),
+    field(
+        "burst",
+        "mean CPU ticks between blocks (cpu_total / (sleeps + 1))",
+        1,
+    ),
     field("class", "0 normal, 1 batch, 2 interactive", 0),
     field("running", "1 if it holds the CPU now", 0),
 ];

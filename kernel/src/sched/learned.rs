@@ -389,11 +389,8 @@ impl<S: Scorer> LearnedScheduler<S> {
             }
         };
         let n = candidates.len().min(MAX_SCORED);
-        for (c, row) in candidates[..n]
-            .iter()
-            .zip(self.rows.chunks_exact_mut(CANDIDATE_FEATURES))
-        {
-            let row: &mut [i8; CANDIDATE_FEATURES] = row.try_into().expect("exact chunk");
+        let (rows, _) = self.rows.as_chunks_mut::<CANDIDATE_FEATURES>();
+        for (c, row) in candidates[..n].iter().zip(rows) {
             c.features.to_model_input(row);
         }
         let start = clock();

@@ -61,12 +61,20 @@ const MAIN: TaskId = TaskId(1);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Life {
     /// Spawned ahead of time; enters the policy at `arrival`.
-    Pending { arrival: Tick },
+    Pending {
+        arrival: Tick,
+    },
     Runnable,
-    Sleeping { until: Tick },
+    Sleeping {
+        until: Tick,
+    },
     /// Blocked in [`wait`] until thread `on` exits.
-    Waiting { on: TaskId },
-    Exited { status: i32 },
+    Waiting {
+        on: TaskId,
+    },
+    Exited {
+        status: i32,
+    },
 }
 
 struct Thread {
@@ -538,7 +546,12 @@ pub fn fallbacks() -> Option<FallbackCounts> {
 
 /// The tick pipeline's costs so far.
 pub fn pipeline_costs() -> PipelineCosts {
-    without_interrupts(|| SCHED.lock().as_ref().map_or_else(PipelineCosts::default, |s| s.costs))
+    without_interrupts(|| {
+        SCHED
+            .lock()
+            .as_ref()
+            .map_or_else(PipelineCosts::default, |s| s.costs)
+    })
 }
 
 /// Lets another runnable thread run if the policy prefers one now.

@@ -24,7 +24,11 @@ static JOBS: Once<Vec<Job>> = Once::new();
 
 /// A job's thread: CPU bursts and waits as its [`Job`] says. Returns its CPU ticks.
 fn job_thread(index: u64) -> i32 {
-    let Some(job) = JOBS.get().and_then(|jobs| jobs.get(index as usize)).copied() else {
+    let Some(job) = JOBS
+        .get()
+        .and_then(|jobs| jobs.get(index as usize))
+        .copied()
+    else {
         return -1;
     };
     let Some(me) = task::current() else { return -1 };
@@ -84,9 +88,14 @@ pub fn run(config: &BootConfig) -> bool {
     );
     let mut ids = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
-        let name: &'static str =
-            String::leak(format!("{}-{i}", class_name(job.class)));
-        match task::spawn_at(name, job.class, job_thread, i as u64, Some(start + job.arrival)) {
+        let name: &'static str = String::leak(format!("{}-{i}", class_name(job.class)));
+        match task::spawn_at(
+            name,
+            job.class,
+            job_thread,
+            i as u64,
+            Some(start + job.arrival),
+        ) {
             Ok(id) => ids.push(id),
             Err(e) => {
                 kprintln!("workload: cannot spawn job {i}: {e}");

@@ -21,7 +21,10 @@ impl<F: FnMut(&[i8]) -> i32> Scorer for Scripted<F> {
         if self.fail {
             return Err(RunError::NoEmbedding);
         }
-        for (s, row) in scores.iter_mut().zip(rows.chunks_exact(CANDIDATE_FEATURES)) {
+        for (s, row) in scores
+            .iter_mut()
+            .zip(rows.as_chunks::<CANDIDATE_FEATURES>().0)
+        {
             *s = (self.score_row)(row);
         }
         Ok(())
@@ -118,7 +121,10 @@ fn an_inference_over_budget_is_discarded() {
         }
     };
     let d = l.decide(0, &WINDOW, &three(), Some(TaskId(3)), &mut slow);
-    assert_eq!((d.chosen, d.fallback), (Some(TaskId(3)), Some(FallbackReason::Budget)));
+    assert_eq!(
+        (d.chosen, d.fallback),
+        (Some(TaskId(3)), Some(FallbackReason::Budget))
+    );
     assert_eq!(d.inference_cycles, 1000);
     assert_eq!(l.counts().get(FallbackReason::Budget), 1);
 }
@@ -133,7 +139,10 @@ fn a_runtime_error_is_a_bad_output_fallback() {
         GuardConfig::default(),
     );
     let d = l.decide(0, &WINDOW, &three(), Some(TaskId(1)), &mut cheap_clock());
-    assert_eq!((d.chosen, d.fallback), (Some(TaskId(1)), Some(FallbackReason::BadOutput)));
+    assert_eq!(
+        (d.chosen, d.fallback),
+        (Some(TaskId(1)), Some(FallbackReason::BadOutput))
+    );
 }
 
 #[test]
@@ -158,7 +167,7 @@ fn regret_guard_trips_after_a_bad_window_and_recovers_after_cooldown() {
         fail: false,
     };
     let mut l = LearnedScheduler::new(Ok(scorer), config);
-    let mut decide = |l: &mut LearnedScheduler<_>, t| {
+    let decide = |l: &mut LearnedScheduler<_>, t| {
         let d = l.decide(t, &WINDOW, &three(), Some(TaskId(2)), &mut cheap_clock());
         (d.chosen, d.fallback)
     };
@@ -169,7 +178,11 @@ fn regret_guard_trips_after_a_bad_window_and_recovers_after_cooldown() {
     // While the model stays bad it stays out: each window it is still judged, and loses.
     for t in 7..40 {
         let d = decide(&mut l, t);
-        assert_eq!(d, (Some(TaskId(2)), Some(FallbackReason::Regret)), "tick {t}");
+        assert_eq!(
+            d,
+            (Some(TaskId(2)), Some(FallbackReason::Regret)),
+            "tick {t}"
+        );
     }
     // It turns good at tick 40; windows closing after that are clean, and once the last
     // cooldown (from the window that closed at tick 39) ends at 59 its picks run again.
@@ -214,5 +227,8 @@ fn reasons_round_trip_their_codes_and_names() {
     assert_eq!(FallbackReason::from_code(0), None);
     assert_eq!(FallbackReason::from_code(6), None);
     let names: Vec<_> = FallbackReason::ALL.iter().map(|r| r.name()).collect();
-    assert_eq!(names, ["no-weights", "schema", "budget", "regret", "bad-output"]);
+    assert_eq!(
+        names,
+        ["no-weights", "schema", "budget", "regret", "bad-output"]
+    );
 }
