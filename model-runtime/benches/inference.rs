@@ -1,12 +1,17 @@
-//! `cargo bench -p model-runtime`: per-inference latency of the scalar and AVX2 backends and of
-//! tract-core (f32, optimized plan, state reused, heads as one batch), on the same weights and
-//! inputs, for the shapes of DESIGN.md §4 and a LinnOS-sized model; with ratios and the int8
-//! multiply-accumulates per cycle the AVX2 path reaches against the AVX2 peak (2 × 32 per
-//! cycle: two `vpmaddubsw` per cycle on two ports). That peak counts `vpmaddubsw` alone: an
-//! exact int8 MAC also needs the `vpmaddwd` that widens its i16 pairs, which issues on the same
-//! two pipes (measured on Zen 4; p0/p1 on Intel), so the reachable bound is 32 MACs per *core*
-//! cycle; the footer prints it in TSC ticks, with the core clock measured by a chain of
-//! dependent adds.
+//! `cargo bench -p model-runtime`: per-inference latency of the scalar, AVX2 and AVX-512 VNNI
+//! backends and of tract-core (f32, optimized plan, state reused, heads as one batch), on the
+//! same weights and inputs in one run, for the shapes of DESIGN.md §4 and a LinnOS-sized model;
+//! with ratios and the int8 multiply-accumulates per TSC tick each SIMD path reaches against
+//! its own bound:
+//! - AVX2: 32 exact int8 MACs per *core* cycle. `vpmaddubsw` does 32 multiply-adds, but an
+//!   exact MAC also needs the `vpmaddwd` that widens its i16 pairs, and both issue on the same
+//!   two pipes (measured on Zen 4; p0/p1 on Intel): one pair per cycle.
+//! - VNNI: 64 MACs per core cycle, two EVEX `vpdpbusd ymm` (32 MACs each, exact) per cycle
+//!   (measured on Zen 4, which runs ZMM at half that rate per instruction: same bound).
+//!
+//! Both bounds are per core cycle; the table's MACs/tick divide by TSC ticks, so the bound in
+//! ticks is `bound · core GHz / TSC GHz`, with the core clock measured (a chain of dependent
+//! adds) right before the table.
 //!
 //! Method: each case runs in samples of `iters` back-to-back calls (`iters` chosen so a sample
 //! takes about 2 ms), 41 samples after a warm-up; the table shows the median per-call time.
@@ -23,8 +28,11 @@ use augur_weights::{Calibration, FloatModel, dequantize, quantize, random_float_
 use model_runtime::kernels::{self, Gemm, packed_len};
 use model_runtime::{Backend, Engine, Model, QuantizedModel, XorShift};
 
-/// AVX2 int8 peak: two `vpmaddubsw` (32 multiply-adds each) per cycle.
-const PEAK_MACS_PER_CYCLE: f64 = 64.0;
+/// Exact int8 MACs per core cycle with AVX2: one `vpmaddubsw` + `vpmaddwd` pair (32 MACs) per
+/// cycle, both on the two multiply pipes.
+const AVX2_MACS_PER_CORE_CYCLE: f64 = 32.0;
+/// Exact int8 MACs per core cycle with VNNI: two `vpdpbusd ymm` (32 MACs each) per cycle.
+const VNNI_MACS_PER_CORE_CYCLE: f64 = 64.0;
 const SAMPLES: usize = 41;
 const SAMPLE_NS: f64 = 2.0e6;
 
@@ -97,6 +105,7 @@ struct Row {
     macs: usize,
     scalar: (f64, f64),
     avx2: Option<(f64, f64)>,
+    vnni: Option<(f64, f64)>,
     tract: Option<f64>,
 }
 
@@ -114,6 +123,7 @@ fn calibration(m: &FloatModel) -> Calibration {
             .iter()
             .map(|h| (0..32).map(|_| u(h.candidate_features, 3.0)).collect())
             .collect(),
+        ..Calibration::default()
     }
 }
 
@@ -145,6 +155,7 @@ fn backbone_row(name: &str, q: &QuantizedModel) -> Row {
     };
     let scalar = time_backend(&model, Backend::Scalar, &mut run).expect("scalar always runs");
     let avx2 = time_backend(&model, Backend::Avx2, &mut run);
+    let vnni = time_backend(&model, Backend::Vnni, &mut run);
     let mut tract = TractMlp::new(&dequantized_backbone(&model), 1).expect("tract builds");
     let x = dequantize(&input, model.input_scale());
     let (tract_ns, _) = measure(|| {
@@ -155,6 +166,7 @@ fn backbone_row(name: &str, q: &QuantizedModel) -> Row {
         macs: q.backbone_macs(),
         scalar,
         avx2,
+        vnni,
         tract: Some(tract_ns),
     }
 }
@@ -186,6 +198,7 @@ fn head_row(name: &str, q: &QuantizedModel, candidates: usize) -> Row {
     };
     let scalar = timed(Backend::Scalar).expect("scalar always runs");
     let avx2 = timed(Backend::Avx2);
+    let vnni = timed(Backend::Vnni);
     // tract: the whole batch of [embedding | features] rows in one run.
     let mut scratch = vec![0u8; model.scratch_len()];
     let mut e = Engine::new(&model, Backend::Scalar, &mut scratch).expect("engine");
@@ -209,6 +222,7 @@ fn head_row(name: &str, q: &QuantizedModel, candidates: usize) -> Row {
         macs: q.head_macs(0, candidates),
         scalar,
         avx2,
+        vnni,
         tract: Some(tract_ns),
     }
 }
@@ -242,11 +256,20 @@ fn kernel_row(name: &str, rows: usize, k: usize, n: usize) -> Row {
             black_box(&acc);
         })
     });
+    let vnni = kernels::vnni::Vnni::new().map(|t| {
+        let mut packed = vec![0u8; kernels::vnni::packed_len(n, k)];
+        kernels::vnni::pack(&w, k, 0, k, n, &mut packed);
+        measure(|| {
+            kernels::vnni::gemm(t, &g, black_box(&x), &packed, &init, &mut acc);
+            black_box(&acc);
+        })
+    });
     Row {
         name: name.into(),
         macs: rows * k * n,
         scalar,
         avx2,
+        vnni,
         tract: None,
     }
 }
@@ -272,6 +295,14 @@ fn gemv_row(name: &str, rows: usize, k: usize, n: usize) -> Row {
         kernels::avx2::gemv_pack(&w, k, 0, k, n, &mut packed);
         measure(|| {
             kernels::avx2::gemv(t, &g, black_box(&x), &packed, &init, &mut acc);
+            black_box(&acc);
+        })
+    });
+    row.vnni = kernels::vnni::Vnni::new().map(|t| {
+        let mut packed = vec![0u8; kernels::vnni::gemv_packed_len(n, k)];
+        kernels::vnni::gemv_pack(&w, k, 0, k, n, &mut packed);
+        measure(|| {
+            kernels::vnni::gemv(t, &g, black_box(&x), &packed, &init, &mut acc);
             black_box(&acc);
         })
     });
@@ -311,11 +342,18 @@ fn requant_row(name: &str, rows: usize, n: usize) -> Row {
             black_box(&out);
         })
     });
+    let vnni = kernels::vnni::Vnni::new().map(|t| {
+        measure(|| {
+            kernels::vnni::requant(t, &r, black_box(&acc), &params, &mut out);
+            black_box(&out);
+        })
+    });
     Row {
         name: name.into(),
         macs: 0,
         scalar,
         avx2,
+        vnni,
         tract: None,
     }
 }
@@ -352,21 +390,33 @@ fn main() {
         gemv_row("kernel: gemv 64x32 -> 1 (unsigned)", 64, 32, 1),
         requant_row("kernel: requant 64x32 (ReLU)", 64, 32),
     ];
+    let core_ghz = core_ghz();
+    let tsc_ghz = rows
+        .iter()
+        .find_map(|r| r.avx2.or(r.vnni))
+        .map_or(core_ghz, |(ns, ticks)| ticks / ns);
+    // Each bound in MACs per TSC tick.
+    let avx2_bound = AVX2_MACS_PER_CORE_CYCLE * core_ghz / tsc_ghz;
+    let vnni_bound = VNNI_MACS_PER_CORE_CYCLE * core_ghz / tsc_ghz;
     println!();
     println!(
-        "| {:<34} | {:>6} | {:>10} | {:>10} | {:>10} | {:>10} | {:>10} | {:>15} |",
+        "| {:<34} | {:>6} | {:>9} | {:>9} | {:>9} | {:>10} | {:>9} | {:>9} | {:>10} | {:>10} | {:>14} | {:>14} |",
         "case",
         "MACs",
         "scalar",
         "avx2",
+        "vnni",
         "tract-core",
-        "avx2/scal",
+        "vnni/scal",
+        "vnni/avx2",
         "avx2/tract",
-        "avx2 MACs/cycle"
+        "vnni/tract",
+        "avx2 MACs/tick",
+        "vnni MACs/tick"
     );
     println!(
-        "|{:-<36}|{:->8}|{:->12}|{:->12}|{:->12}|{:->12}|{:->12}|{:->17}|",
-        "", "", "", "", "", "", "", ""
+        "|{:-<36}|{:->8}|{:->11}|{:->11}|{:->11}|{:->12}|{:->11}|{:->11}|{:->12}|{:->12}|{:->16}|{:->16}|",
+        "", "", "", "", "", "", "", "", "", "", "", ""
     );
     let fmt_ns = |ns: f64| {
         if ns >= 10_000.0 {
@@ -375,51 +425,43 @@ fn main() {
             format!("{ns:.0} ns")
         }
     };
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => format!("{:.1}x", a / b),
+        _ => "-".to_string(),
+    };
     for r in &rows {
-        let avx2 = r.avx2.map_or("n/a".to_string(), |(ns, _)| fmt_ns(ns));
-        let tract = r.tract.map_or("-".to_string(), fmt_ns);
-        let speedup = r.avx2.map_or("-".to_string(), |(ns, _)| {
-            format!("{:.1}x", r.scalar.0 / ns)
-        });
-        let vs_tract = match (r.avx2, r.tract) {
-            (Some((a, _)), Some(t)) => format!("{:.0}x", t / a),
-            _ => "-".to_string(),
+        let show = |t: Option<(f64, f64)>| t.map_or("n/a".to_string(), |(ns, _)| fmt_ns(ns));
+        let macs = |t: Option<(f64, f64)>, bound: f64| {
+            t.filter(|_| r.macs > 0)
+                .map_or("-".to_string(), |(_, ticks)| {
+                    let m = r.macs as f64 / ticks;
+                    format!("{m:.1} ({:.0}%)", 100.0 * m / bound)
+                })
         };
-        let macs_cycle = r
-            .avx2
-            .filter(|_| r.macs > 0)
-            .map_or("-".to_string(), |(_, ticks)| {
-                let m = r.macs as f64 / ticks;
-                format!("{m:.1} ({:.0}%)", 100.0 * m / PEAK_MACS_PER_CYCLE)
-            });
+        let (avx2, vnni) = (r.avx2.map(|t| t.0), r.vnni.map(|t| t.0));
         println!(
-            "| {:<34} | {:>6} | {:>10} | {:>10} | {:>10} | {:>10} | {:>10} | {:>15} |",
+            "| {:<34} | {:>6} | {:>9} | {:>9} | {:>9} | {:>10} | {:>9} | {:>9} | {:>10} | {:>10} | {:>14} | {:>14} |",
             r.name,
             r.macs,
             fmt_ns(r.scalar.0),
-            avx2,
-            tract,
-            speedup,
-            vs_tract,
-            macs_cycle
+            show(r.avx2),
+            show(r.vnni),
+            r.tract.map_or("-".to_string(), fmt_ns),
+            ratio(Some(r.scalar.0), vnni),
+            ratio(avx2, vnni),
+            ratio(r.tract, avx2),
+            ratio(r.tract, vnni),
+            macs(r.avx2, avx2_bound),
+            macs(r.vnni, vnni_bound),
         );
     }
-    if let Some((ns, ticks)) = rows[0].avx2 {
-        let tsc_ghz = ticks / ns;
-        let core_ghz = core_ghz();
-        // vpmaddubsw and vpmaddwd issue on the same two multiply pipes (measured on Zen 4, as
-        // on Intel's p0/p1), so exact int8 MACs (both instructions per 32 MACs) top out at
-        // 32 per core cycle: in TSC ticks, 32 · core/TSC.
-        let bound = 32.0 * core_ghz / tsc_ghz;
-        println!();
-        println!(
-            "TSC: {tsc_ghz:.2} ticks/ns (nominal {tsc_ghz:.2} GHz); peak = {PEAK_MACS_PER_CYCLE} int8 MACs/cycle (per TSC tick)"
-        );
-        println!(
-            "core clock now ~{core_ghz:.2} GHz (dependent-add loop): the exact-int8 AVX2 bound of 32 MACs per core cycle is {bound:.1} MACs/tick ({:.0}% of the peak column)",
-            100.0 * bound / PEAK_MACS_PER_CYCLE
-        );
-    }
+    println!();
+    println!(
+        "TSC {tsc_ghz:.2} GHz, core clock now ~{core_ghz:.2} GHz (dependent-add loop). Bounds per \
+         core cycle: AVX2 {AVX2_MACS_PER_CORE_CYCLE} exact int8 MACs (vpmaddubsw + vpmaddwd on the \
+         same two pipes), VNNI {VNNI_MACS_PER_CORE_CYCLE} (two vpdpbusd ymm); in TSC ticks \
+         {avx2_bound:.1} and {vnni_bound:.1}: the percentages are of these."
+    );
     println!(
         "medians of {SAMPLES} samples; head rows exclude the backbone run, include the per-call embedding part"
     );

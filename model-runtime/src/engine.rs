@@ -20,7 +20,7 @@
 use crate::Backend;
 use crate::error::{EngineError, RunError};
 use crate::graph::{Graph, Layer, LayerOutput, MAX_LAYERS};
-use crate::kernels::{self, GROUP, Gemm, LANES, RQ_BLOCK, Requant, packed_len, round_up};
+use crate::kernels::{self, GROUP, Gemm, LANES, RQ_BLOCK, Requant, round_up};
 use crate::model::Model;
 
 /// Candidates processed per internal step of a head (any number may be passed in one call).
@@ -96,7 +96,7 @@ pub(crate) fn plan_for(graph: &Graph<'_>) -> Plan {
         lp.rq = alloc(npad / LANES * RQ_BLOCK * 4);
         let head_first = graph.heads().any(|h| h.first_layer == i);
         let k_main = if head_first { embedding } else { layer.inputs };
-        lp.packed_len = packed_len(layer.outputs, k_main);
+        lp.packed_len = simd_packed_len(layer.outputs, k_main);
         lp.gemv = !head_first
             && layer.outputs < LANES
             && graph.heads().any(|h| h.layer_range().contains(&i));
@@ -104,11 +104,12 @@ pub(crate) fn plan_for(graph: &Graph<'_>) -> Plan {
         if lp.gemv {
             lp.packed_len = lp
                 .packed_len
-                .max(kernels::avx2::gemv_packed_len(layer.outputs, k_main));
+                .max(kernels::avx2::gemv_packed_len(layer.outputs, k_main))
+                .max(kernels::vnni::gemv_packed_len(layer.outputs, k_main));
         }
         lp.packed = alloc(lp.packed_len);
         if head_first {
-            lp.packed_cand_len = packed_len(layer.outputs, layer.inputs - embedding);
+            lp.packed_cand_len = simd_packed_len(layer.outputs, layer.inputs - embedding);
             lp.packed_cand = alloc(lp.packed_cand_len);
         }
     }
@@ -148,6 +149,15 @@ pub(crate) fn plan_for(graph: &Graph<'_>) -> Plan {
             ALIGN,
         ),
     }
+}
+
+/// Bytes of the packed form of an `n × k` matrix for whichever SIMD backend runs (VNNI's
+/// carries a per-channel correction after AVX2's layout).
+fn simd_packed_len(n: usize, k: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    return kernels::vnni::packed_len(n, k);
+    #[cfg(not(target_arch = "x86_64"))]
+    kernels::packed_len(n, k)
 }
 
 /// Bytes of one row of AVX2's signed-input split for `k` inputs (see `kernels/avx2`): eight
@@ -216,12 +226,14 @@ fn split_work<'w>(work: &'w mut [u8], p: &Plan) -> Work<'w> {
     }
 }
 
-/// The kernels in use; the AVX2 variant carries the proof that AVX2 is usable.
+/// The kernels in use; the SIMD variants carry the proof that their instructions are usable.
 #[derive(Clone, Copy, Debug)]
 enum Kernels {
     Scalar,
     #[cfg(target_arch = "x86_64")]
     Avx2(kernels::avx2::Avx2),
+    #[cfg(target_arch = "x86_64")]
+    Vnni(kernels::vnni::Vnni),
 }
 
 /// One layer's prepared data.
@@ -255,7 +267,7 @@ fn prepared_of<'p>(prep: &'p [u8], lp: &LayerPlan) -> Prepared<'p> {
 }
 
 impl Kernels {
-    /// `acc = init + x · w[:, col0..col0 + k]ᵀ`; `packed` is the AVX2 form of those columns.
+    /// `acc = init + x · w[:, col0..col0 + k]ᵀ`; `packed` is the SIMD form of those columns.
     // The geometry plus the two weight forms (row-major for scalar, packed for AVX2).
     #[allow(clippy::too_many_arguments)]
     fn gemm(
@@ -275,6 +287,8 @@ impl Kernels {
             }
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx2(t) => kernels::avx2::gemm(t, g, x, packed, init, acc, split),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Vnni(t) => kernels::vnni::gemm(t, g, x, packed, init, acc),
         }
         let _ = (packed, split);
     }
@@ -290,10 +304,40 @@ impl Kernels {
         split: &mut [u8],
     ) {
         #[cfg(target_arch = "x86_64")]
-        if let (Kernels::Avx2(t), true) = (self, prep.gemv) {
-            return kernels::avx2::gemv(t, g, x, prep.packed, prep.init, acc);
+        match (self, prep.gemv) {
+            (Kernels::Avx2(t), true) => {
+                return kernels::avx2::gemv(t, g, x, prep.packed, prep.init, acc);
+            }
+            (Kernels::Vnni(t), true) => {
+                return kernels::vnni::gemv(t, g, x, prep.packed, prep.init, acc);
+            }
+            _ => {}
         }
         self.gemm(g, x, layer, 0, prep.packed, prep.init, acc, split)
+    }
+
+    /// Packs columns `col0..col0 + k` of the `n × w_stride` weights in this backend's form.
+    fn pack(self, w: &[i8], w_stride: usize, col0: usize, k: usize, n: usize, out: &mut [u8]) {
+        match self {
+            Kernels::Scalar => {}
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) => kernels::pack(w, w_stride, col0, k, n, out),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Vnni(_) => kernels::vnni::pack(w, w_stride, col0, k, n, out),
+        }
+        let _ = (w, w_stride, col0, k, n, out);
+    }
+
+    /// Packs a whole `n × k` layer in this backend's `gemv` form.
+    fn gemv_pack(self, w: &[i8], k: usize, n: usize, out: &mut [u8]) {
+        match self {
+            Kernels::Scalar => {}
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2(_) => kernels::avx2::gemv_pack(w, k, 0, k, n, out),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Vnni(_) => kernels::vnni::gemv_pack(w, k, 0, k, n, out),
+        }
+        let _ = (w, k, n, out);
     }
 
     fn requant(self, r: &Requant, acc: &[i32], params: &[i32], out: &mut [i8]) {
@@ -301,6 +345,8 @@ impl Kernels {
             Kernels::Scalar => kernels::scalar::requant(r, acc, params, out),
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx2(t) => kernels::avx2::requant(t, r, acc, params, out),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Vnni(t) => kernels::vnni::requant(t, r, acc, params, out),
         }
     }
 }
@@ -339,8 +385,14 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
             Backend::Avx2 => kernels::avx2::Avx2::new()
                 .map(Kernels::Avx2)
                 .ok_or(EngineError::BackendUnavailable { backend })?,
+            #[cfg(target_arch = "x86_64")]
+            Backend::Vnni => kernels::vnni::Vnni::new()
+                .map(Kernels::Vnni)
+                .ok_or(EngineError::BackendUnavailable { backend })?,
             #[cfg(not(target_arch = "x86_64"))]
-            Backend::Avx2 => return Err(EngineError::BackendUnavailable { backend }),
+            Backend::Avx2 | Backend::Vnni => {
+                return Err(EngineError::BackendUnavailable { backend });
+            }
         };
         let skip = scratch.as_ptr().align_offset(ALIGN).min(ALIGN);
         let (_, rest) = scratch.split_at_mut(skip);
@@ -365,32 +417,16 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                 layer.outputs,
                 rq,
             );
-            if matches!(kernels, Kernels::Scalar) {
-                continue;
-            }
             let (w, k, n) = (layer.weight, layer.inputs, layer.outputs);
+            let packed = &mut prep[lp.packed..][..lp.packed_len];
             if lp.packed_cand_len > 0 {
-                kernels::pack(
-                    w,
-                    k,
-                    0,
-                    embedding,
-                    n,
-                    &mut prep[lp.packed..][..lp.packed_len],
-                );
-                kernels::pack(
-                    w,
-                    k,
-                    embedding,
-                    k - embedding,
-                    n,
-                    &mut prep[lp.packed_cand..][..lp.packed_cand_len],
-                );
+                kernels.pack(w, k, 0, embedding, n, packed);
+                let cand = &mut prep[lp.packed_cand..][..lp.packed_cand_len];
+                kernels.pack(w, k, embedding, k - embedding, n, cand);
             } else if lp.gemv {
-                #[cfg(target_arch = "x86_64")]
-                kernels::avx2::gemv_pack(w, k, 0, k, n, &mut prep[lp.packed..][..lp.packed_len]);
+                kernels.gemv_pack(w, k, n, packed);
             } else {
-                kernels::pack(w, k, 0, k, n, &mut prep[lp.packed..][..lp.packed_len]);
+                kernels.pack(w, k, 0, k, n, packed);
             }
         }
         let prep: &'s [u8] = prep;

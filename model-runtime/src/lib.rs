@@ -10,8 +10,10 @@
 //! - [`Engine`] runs it over caller-provided scratch: no heap, no floating point, cost
 //!   independent of the input values (`engine.rs`).
 //! - The arithmetic is int8 × int8 → exact i32, then gemmlowp fixed-point requantization
-//!   (`quant.rs`), computed by a portable scalar reference or by AVX2 `asm!` micro-kernels,
-//!   bit for bit the same (`kernels/`), picked by [`Backend::detect`].
+//!   (`quant.rs`), computed by a portable scalar reference or by AVX2 or AVX-512 VNNI `asm!`
+//!   micro-kernels, bit for bit the same (`kernels/`), picked by [`Backend::detect`] (VNNI only
+//!   where the OS enabled AVX-512 state: on hosts, not yet in the Augur kernel, see
+//!   `backend.rs`).
 //!
 //! ```no_run
 //! # fn demo(bytes: &[u8], window: &[i8], tasks: &[i8]) -> Result<(), Box<dyn std::error::Error>> {

@@ -1,6 +1,6 @@
 //! End-to-end runs of whole models: the scalar engine against a naive reference written
 //! straight from the `QuantizedModel` (concatenation done explicitly, one candidate at a time),
-//! and the AVX2 engine against the scalar one, bit for bit, on random shapes and inputs
+//! and the AVX2 and VNNI engines against the scalar one, bit for bit, on random shapes and inputs
 //! including the extremes.
 
 use model_runtime::quant::requantize;
@@ -79,7 +79,7 @@ fn check_model(q: &QuantizedModel, seed: u64, how: Inputs, candidates: usize) {
         .iter()
         .map(|h| inputs(&mut rng, candidates * h.candidate_features, how))
         .collect();
-    for backend in [Backend::Scalar, Backend::Avx2] {
+    for backend in [Backend::Scalar, Backend::Avx2, Backend::Vnni] {
         if !backend.is_available() {
             eprintln!("{backend} not available: skipped");
             continue;

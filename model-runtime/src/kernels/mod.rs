@@ -6,11 +6,11 @@
 //!   computed once per call.
 //! - **requant**: `out[j][o] = requantize(acc[j][o], multiplier[o], shift[o], lo, hi)`.
 //!
-//! [`scalar`] is the reference that defines the results; [`avx2`] computes the same bits with
-//! inline-`asm!` micro-kernels. Data layouts (all prepared once per model in the caller's
+//! [`scalar`] is the reference that defines the results; [`avx2`] and [`vnni`] compute the same
+//! bits with inline-`asm!` micro-kernels. Data layouts (all prepared once per model in the caller's
 //! scratch, see `engine.rs`):
 //!
-//! - **Packed weights** (AVX2 only): output channels in blocks of [`LANES`] = 8 and inputs in
+//! - **Packed weights** (AVX2 and VNNI; VNNI appends a per-channel correction, see `vnni`): output channels in blocks of [`LANES`] = 8 and inputs in
 //!   groups of [`GROUP`] = 4; block `b`, group `g` is 32 bytes at `(g · blocks + b) · 32`
 //!   holding `w[8b + l][4g + t]` at byte `4l + t` (zero beyond the matrix). One `vpbroadcastd`
 //!   of four inputs times one such row gives eight channels' partial sums with no horizontal
@@ -27,6 +27,9 @@ pub mod scalar;
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
+
+#[cfg(target_arch = "x86_64")]
+pub mod vnni;
 
 /// Output channels per AVX2 block (i32 lanes of a YMM register).
 pub const LANES: usize = 8;
@@ -138,7 +141,8 @@ pub struct Gemm {
     pub n: usize,
     /// i32 values between accumulator rows (at least `n` rounded up to 8).
     pub acc_stride: usize,
-    /// Whether inputs may be negative (selects AVX2's sign-transfer variant).
+    /// Whether inputs may be negative (selects AVX2's sign-transfer variant, VNNI's `+128`
+    /// offset with the packed correction).
     pub signed: bool,
 }
 

@@ -1,12 +1,14 @@
-//! Bit-exactness of the AVX2 kernels against the scalar reference, over random shapes
+//! Bit-exactness of the AVX2 and VNNI kernels against the scalar reference, over random shapes
 //! (tails of every size), random values and the extremes (all -128 inputs, all 127, weights
-//! at ±127, accumulators at the i32 limits). Skipped with a message where AVX2 is absent.
+//! at ±127, accumulators at the i32 limits). Skipped with a message where the CPU (or OS)
+//! lacks the instructions.
 
 use proptest::prelude::*;
 use std::vec;
 use std::vec::Vec;
 
 use super::avx2::{self, Avx2};
+use super::vnni::{self, Vnni};
 use super::*;
 
 fn avx2_or_skip() -> Option<Avx2> {
@@ -15,6 +17,88 @@ fn avx2_or_skip() -> Option<Avx2> {
         std::eprintln!("AVX2 not available here: AVX2 kernel test skipped");
     }
     t
+}
+
+fn vnni_or_skip() -> Option<Vnni> {
+    let t = Vnni::new();
+    if t.is_none() {
+        std::eprintln!("AVX-512 VNNI not available here: VNNI kernel test skipped");
+    }
+    t
+}
+
+/// Which SIMD kernels a shared check runs.
+#[derive(Clone, Copy)]
+enum Simd {
+    Avx2(Avx2),
+    Vnni(Vnni),
+}
+
+impl Simd {
+    fn packed_len(self, n: usize, k: usize) -> usize {
+        match self {
+            Simd::Avx2(_) => packed_len(n, k),
+            Simd::Vnni(_) => vnni::packed_len(n, k),
+        }
+    }
+
+    fn pack(self, w: &[i8], w_stride: usize, col0: usize, k: usize, n: usize) -> Vec<u8> {
+        let mut packed = vec![0u8; self.packed_len(n, k)];
+        match self {
+            Simd::Avx2(_) => pack(w, w_stride, col0, k, n, &mut packed),
+            Simd::Vnni(_) => vnni::pack(w, w_stride, col0, k, n, &mut packed),
+        }
+        packed
+    }
+
+    fn gemm(self, g: &Gemm, x: &[i8], packed: &[u8], init: &[i32], acc: &mut [i32]) {
+        match self {
+            Simd::Avx2(t) => {
+                // Stale bytes in the split scratch must not matter.
+                let mut split = vec![0xA5u8; g.rows * avx2::split_row_len(g.k)];
+                avx2::gemm(t, g, x, packed, init, acc, &mut split)
+            }
+            Simd::Vnni(t) => vnni::gemm(t, g, x, packed, init, acc),
+        }
+    }
+
+    fn requant(self, r: &Requant, acc: &[i32], params: &[i32], out: &mut [i8]) {
+        match self {
+            Simd::Avx2(t) => avx2::requant(t, r, acc, params, out),
+            Simd::Vnni(t) => vnni::requant(t, r, acc, params, out),
+        }
+    }
+
+    fn gemv_pack(self, w: &[i8], w_stride: usize, col0: usize, k: usize, n: usize) -> Vec<u8> {
+        match self {
+            Simd::Avx2(_) => {
+                let mut p = vec![0u8; avx2::gemv_packed_len(n, k)];
+                avx2::gemv_pack(w, w_stride, col0, k, n, &mut p);
+                p
+            }
+            Simd::Vnni(_) => {
+                let mut p = vec![0u8; vnni::gemv_packed_len(n, k)];
+                vnni::gemv_pack(w, w_stride, col0, k, n, &mut p);
+                p
+            }
+        }
+    }
+
+    fn gemv(self, g: &Gemm, x: &[i8], packed: &[u8], init: &[i32], acc: &mut [i32]) {
+        match self {
+            Simd::Avx2(t) => avx2::gemv(t, g, x, packed, init, acc),
+            Simd::Vnni(t) => vnni::gemv(t, g, x, packed, init, acc),
+        }
+    }
+}
+
+/// The available SIMD backends, each announced as skipped where absent.
+fn all_simd() -> Vec<Simd> {
+    avx2_or_skip()
+        .map(Simd::Avx2)
+        .into_iter()
+        .chain(vnni_or_skip().map(Simd::Vnni))
+        .collect()
 }
 
 /// How to fill a tensor: random, or pinned at an extreme.
@@ -93,7 +177,7 @@ fn gemm_case() -> impl Strategy<Value = GemmCase> {
         )
 }
 
-fn check_gemm(t: Avx2, c: &GemmCase) -> Result<(), TestCaseError> {
+fn check_gemm(t: Simd, c: &GemmCase) -> Result<(), TestCaseError> {
     let w_stride = c.col0 + c.k + c.extra_cols;
     // Input rows padded to whole 8-byte blocks, as the engine lays them out.
     let x_stride = round_up(c.k, LANES);
@@ -119,12 +203,9 @@ fn check_gemm(t: Avx2, c: &GemmCase) -> Result<(), TestCaseError> {
     };
     let mut want = vec![0i32; c.rows * npad];
     scalar::gemm(&g, &x, &w, w_stride, c.col0, &init, &mut want);
-    let mut packed = vec![0u8; packed_len(c.n, c.k)];
-    pack(&w, w_stride, c.col0, c.k, c.n, &mut packed);
+    let packed = t.pack(&w, w_stride, c.col0, c.k, c.n);
     let mut got = vec![0i32; c.rows * npad];
-    // Stale bytes in the split scratch must not matter.
-    let mut split = vec![0xA5u8; c.rows * avx2::split_row_len(c.k)];
-    avx2::gemm(t, &g, &x, &packed, &init, &mut got, &mut split);
+    t.gemm(&g, &x, &packed, &init, &mut got);
     for j in 0..c.rows {
         prop_assert_eq!(
             &got[j * npad..][..c.n],
@@ -142,12 +223,19 @@ proptest! {
     #[test]
     fn avx2_gemm_equals_scalar(c in gemm_case()) {
         if let Some(t) = avx2_or_skip() {
-            check_gemm(t, &c)?;
+            check_gemm(Simd::Avx2(t), &c)?;
         }
     }
 
     #[test]
-    fn avx2_requant_equals_scalar(
+    fn vnni_gemm_equals_scalar(c in gemm_case()) {
+        if let Some(t) = vnni_or_skip() {
+            check_gemm(Simd::Vnni(t), &c)?;
+        }
+    }
+
+    #[test]
+    fn simd_requant_equals_scalar(
         rows in 1..6usize,
         n in 1..40usize,
         seed in any::<u64>(),
@@ -155,7 +243,6 @@ proptest! {
         span in 0..=255i32,
         extreme in any::<bool>(),
     ) {
-        let Some(t) = avx2_or_skip() else { return Ok(()) };
         let hi = (lo + span).min(127);
         let npad = round_up(n, LANES);
         let mut s = seed | 1;
@@ -169,11 +256,13 @@ proptest! {
         fill_requant_params(mult.iter().copied(), shift.iter().copied(), n, &mut params);
         let r = Requant { rows, n, acc_stride: npad, out_stride: npad, lo: lo as i8, hi: hi as i8 };
         let mut want = vec![0i8; rows * npad];
-        let mut got = vec![0i8; rows * npad];
         scalar::requant(&r, &acc, &params, &mut want);
-        avx2::requant(t, &r, &acc, &params, &mut got);
-        for j in 0..rows {
-            prop_assert_eq!(&got[j * npad..][..n], &want[j * npad..][..n], "row {}", j);
+        for t in all_simd() {
+            let mut got = vec![0i8; rows * npad];
+            t.requant(&r, &acc, &params, &mut got);
+            for j in 0..rows {
+                prop_assert_eq!(&got[j * npad..][..n], &want[j * npad..][..n], "row {}", j);
+            }
         }
     }
 }
@@ -182,7 +271,12 @@ proptest! {
 /// weights all -127 (products +16256, pair sums 32512) and the mirrored signs.
 #[test]
 fn saturation_extremes_are_exact() {
-    let Some(t) = avx2_or_skip() else { return };
+    for t in all_simd() {
+        saturation_extremes(t);
+    }
+}
+
+fn saturation_extremes(t: Simd) {
     for k in 1..=67 {
         for ((xv, wv), n) in [(-128i8, -127i8), (-128, 127), (127, 127), (127, -127)]
             .into_iter()
@@ -201,11 +295,9 @@ fn saturation_extremes_are_exact() {
                 signed: true,
             };
             let init = vec![0; round_up(n, LANES)];
-            let mut packed = vec![0u8; packed_len(n, k)];
-            pack(&w, k, 0, k, n, &mut packed);
+            let packed = t.pack(&w, k, 0, k, n);
             let mut got = vec![0; round_up(n, LANES)];
-            let mut split = vec![0x5Au8; avx2::split_row_len(k)];
-            avx2::gemm(t, &c, &x, &packed, &init, &mut got, &mut split);
+            t.gemm(&c, &x, &packed, &init, &mut got);
             let exact = k as i32 * i32::from(xv) * i32::from(wv);
             assert!(
                 got[..n].iter().all(|&v| v == exact),
@@ -213,8 +305,7 @@ fn saturation_extremes_are_exact() {
             );
             if xv >= 0 {
                 let c = Gemm { signed: false, ..c };
-                let mut split = vec![0x5Au8; avx2::split_row_len(k)];
-                avx2::gemm(t, &c, &x, &packed, &init, &mut got, &mut split);
+                t.gemm(&c, &x, &packed, &init, &mut got);
                 assert!(got[..n].iter().all(|&v| v == exact), "unsigned k={k}");
             }
         }
@@ -226,7 +317,7 @@ fn saturation_extremes_are_exact() {
 /// the full range and narrow ones (both AVX2 variants).
 #[test]
 fn requant_ties_and_shifts_are_exact() {
-    let Some(t) = avx2_or_skip() else { return };
+    let simd = all_simd();
     let mut accs: Vec<i32> = (-300..300).collect();
     accs.extend([
         i32::MIN,
@@ -283,10 +374,12 @@ fn requant_ties_and_shifts_are_exact() {
                     hi,
                 };
                 let mut want = vec![0i8; accs.len()];
-                let mut got = vec![0i8; accs.len()];
                 scalar::requant(&r, &accs, &params, &mut want);
-                avx2::requant(t, &r, &accs, &params, &mut got);
-                assert_eq!(got, want, "s={s} m={m} lo={lo} hi={hi}");
+                for &t in &simd {
+                    let mut got = vec![0i8; accs.len()];
+                    t.requant(&r, &accs, &params, &mut got);
+                    assert_eq!(got, want, "s={s} m={m} lo={lo} hi={hi}");
+                }
             }
         }
     }
@@ -299,7 +392,7 @@ proptest! {
     /// beyond one call's 8 tiles,
     /// inputs not a multiple of 32, strides wider than the row, and the extremes.
     #[test]
-    fn avx2_gemv_equals_scalar(
+    fn simd_gemv_equals_scalar(
         rows in 1..90usize,
         k in 1..100usize,
         n in 1..8usize,
@@ -310,7 +403,6 @@ proptest! {
         w_fill in fill(),
         seed in any::<u64>(),
     ) {
-        let Some(t) = avx2_or_skip() else { return Ok(()) };
         let w_stride = col0 + k + 2;
         let x_stride = k + stride_extra;
         let (xlo, xhi) = if signed { (i8::MIN, i8::MAX) } else { (0, i8::MAX) };
@@ -323,25 +415,30 @@ proptest! {
         let g = Gemm { rows, x_stride, k, n, acc_stride: n + 1, signed };
         let mut want = vec![-1i32; rows * (n + 1)];
         scalar::gemm(&g, &x, &w, w_stride, col0, &init, &mut want);
-        let mut packed = vec![0u8; avx2::gemv_packed_len(n, k)];
-        avx2::gemv_pack(&w, w_stride, col0, k, n, &mut packed);
-        let mut got = vec![-1i32; rows * (n + 1)];
-        avx2::gemv(t, &g, &x, &packed, &init, &mut got);
-        prop_assert_eq!(got, want);
+        for t in all_simd() {
+            let packed = t.gemv_pack(&w, w_stride, col0, k, n);
+            let mut got = vec![-1i32; rows * (n + 1)];
+            t.gemv(&g, &x, &packed, &init, &mut got);
+            prop_assert_eq!(&got, &want);
+        }
     }
 }
 
 /// The narrow kernel at the saturation extremes (see `saturation_extremes_are_exact`).
 #[test]
 fn gemv_saturation_extremes_are_exact() {
-    let Some(t) = avx2_or_skip() else { return };
+    for t in all_simd() {
+        gemv_saturation_extremes(t);
+    }
+}
+
+fn gemv_saturation_extremes(t: Simd) {
     for k in [1, 31, 32, 33, 64, 95] {
         for (xv, wv) in [(-128i8, -127i8), (-128, 127), (127, 127), (127, -127)] {
             let (rows, n) = (9, 3);
             let x = vec![xv; round_up(rows, 8) * k + 32];
             let w = vec![wv; n * k];
-            let mut packed = vec![0u8; avx2::gemv_packed_len(n, k)];
-            avx2::gemv_pack(&w, k, 0, k, n, &mut packed);
+            let packed = t.gemv_pack(&w, k, 0, k, n);
             for signed in [true, false] {
                 if !signed && xv < 0 {
                     continue;
@@ -355,7 +452,7 @@ fn gemv_saturation_extremes_are_exact() {
                     signed,
                 };
                 let mut got = vec![0; rows * n];
-                avx2::gemv(t, &g, &x, &packed, &[0; 3], &mut got);
+                t.gemv(&g, &x, &packed, &[0; 3], &mut got);
                 let exact = k as i32 * i32::from(xv) * i32::from(wv);
                 assert!(
                     got.iter().all(|&v| v == exact),
