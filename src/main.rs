@@ -7,6 +7,7 @@ mod collect;
 mod eval;
 mod grid;
 mod trace_cmd;
+mod train_cmd;
 
 use augur_qemu::bootcfg::{Mix, SchedPolicy};
 use augur_qemu::{Accel, BootConfig, Firmware, Job, LogLevel, Machine, RunOptions, Verdict};
@@ -136,6 +137,8 @@ enum Command {
     Trace(trace_cmd::TraceArgs),
     /// Boot workloads over a grid of seeds and policies and keep their traces for training.
     Collect(collect::CollectArgs),
+    /// Train the backbone and scheduler head on collected traces; quantize, check, write GGUF + card.
+    Train(train_cmd::TrainArgs),
     /// Compare rr, cfs, mlfq and learned on held-out workloads; write a report with plots.
     Eval(eval::EvalArgs),
 }
@@ -151,6 +154,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Trace(args)) => trace_cmd::run(args),
         Some(Command::Collect(args)) => collect::run(args, &command_line()),
+        Some(Command::Train(args)) => train_cmd::run(args, &command_line()),
         Some(Command::Eval(args)) => eval::run(args, &command_line()),
         None => boot(cli),
     }

@@ -16,10 +16,13 @@
 //! (`base = bias + W[:, ..E] · embedding`) is computed once per call, and each candidate only
 //! adds `W[:, E..] · features`. Candidates go through the head [`HEAD_BATCH`] at a time, so the
 //! scratch size does not depend on how many there are.
+//! On VNNI, a head ending in one i32 output over an int8 hidden layer (the Augur heads) runs its
+//! last two layers as one fused kernel (`kernels::vnni::requant_score`), writing the scores
+//! straight into the caller's slice.
 
 use crate::Backend;
 use crate::error::{EngineError, RunError};
-use crate::graph::{Graph, Layer, LayerOutput, MAX_LAYERS};
+use crate::graph::{Graph, Head, Layer, LayerOutput, MAX_LAYERS};
 use crate::kernels::{self, GROUP, Gemm, LANES, RQ_BLOCK, Requant, round_up};
 use crate::model::Model;
 
@@ -43,6 +46,11 @@ struct LayerPlan {
     /// A head layer after the first with fewer than [`LANES`] outputs: AVX2 runs it with the
     /// row-vectorised `gemv` kernel, whose weight form `packed` then holds.
     gemv: bool,
+    /// A head's last layer that VNNI fuses into the previous layer's requantization (one i32
+    /// output over an int8 hidden layer): its weights widened to i32
+    /// (`vnni::score_weights`), `score_w_len` values at byte offset `score_w`; 0 otherwise.
+    score_w: usize,
+    score_w_len: usize,
 }
 
 /// Scratch layout, a pure function of the graph (so `scratch_len` needs no backend).
@@ -108,6 +116,11 @@ pub(crate) fn plan_for(graph: &Graph<'_>) -> Plan {
                 .max(kernels::vnni::gemv_packed_len(layer.outputs, k_main));
         }
         lp.packed = alloc(lp.packed_len);
+        #[cfg(target_arch = "x86_64")]
+        if graph.heads().any(|h| fusable_tail(graph, h) == Some(i)) {
+            lp.score_w_len = kernels::vnni::score_weights_len(layer.inputs);
+            lp.score_w = alloc(lp.score_w_len * 4);
+        }
         if head_first {
             lp.packed_cand_len = simd_packed_len(layer.outputs, layer.inputs - embedding);
             lp.packed_cand = alloc(lp.packed_cand_len);
@@ -149,6 +162,21 @@ pub(crate) fn plan_for(graph: &Graph<'_>) -> Plan {
             ALIGN,
         ),
     }
+}
+
+/// The index of `head`'s last layer if VNNI can fuse it into the previous layer's
+/// requantization (`vnni::requant_score`): one i32 output, over a hidden layer with int8
+/// outputs.
+fn fusable_tail(graph: &Graph<'_>, head: &Head) -> Option<usize> {
+    let last = head.first_layer + head.layer_count.checked_sub(1)?;
+    let hidden = graph.layer(last.checked_sub(1)?)?;
+    let l = graph.layer(last)?;
+    let fits = head.layer_count >= 2
+        && l.outputs == 1
+        && l.inputs == hidden.outputs
+        && matches!(l.output, LayerOutput::I32)
+        && matches!(hidden.output, LayerOutput::I8 { .. });
+    fits.then_some(last)
 }
 
 /// Bytes of the packed form of an `n × k` matrix for whichever SIMD backend runs (VNNI's
@@ -244,6 +272,8 @@ struct Prepared<'p> {
     packed: &'p [u8],
     packed_cand: &'p [u8],
     gemv: bool,
+    /// See [`LayerPlan::score_w`]; empty where not fused.
+    score_w: &'p [i32],
 }
 
 impl Prepared<'_> {
@@ -253,6 +283,7 @@ impl Prepared<'_> {
         packed: &[],
         packed_cand: &[],
         gemv: false,
+        score_w: &[],
     };
 }
 
@@ -263,6 +294,7 @@ fn prepared_of<'p>(prep: &'p [u8], lp: &LayerPlan) -> Prepared<'p> {
         packed: &prep[lp.packed..][..lp.packed_len],
         packed_cand: &prep[lp.packed_cand..][..lp.packed_cand_len],
         gemv: lp.gemv,
+        score_w: i32s(&prep[lp.score_w..][..lp.score_w_len * 4]),
     }
 }
 
@@ -428,6 +460,11 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
             } else {
                 kernels.pack(w, k, 0, k, n, packed);
             }
+            #[cfg(target_arch = "x86_64")]
+            if lp.score_w_len > 0 {
+                let wide = i32s_mut(&mut prep[lp.score_w..][..lp.score_w_len * 4]);
+                kernels::vnni::score_weights(w, k, wide);
+            }
         }
         let prep: &'s [u8] = prep;
         let layer_count = graph.layers().count();
@@ -558,6 +595,12 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
             return Ok(());
         };
         let np1 = plan.layers[first].npad;
+        // VNNI's fused last two layers, where the head allows (see `fusable_tail`).
+        #[cfg(target_arch = "x86_64")]
+        let fused = match kern {
+            Kernels::Vnni(t) => fusable_tail(graph, &h).map(|last| (t, last)),
+            _ => None,
+        };
 
         // Once per call: base = bias + W[:, ..E] · embedding.
         let g = Gemm {
@@ -622,6 +665,30 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                 }
                 let last = pos + 1 == h.layer_count;
                 let out = &mut scores[start * outputs..(start + rows) * outputs];
+                #[cfg(target_arch = "x86_64")]
+                if let (Some((t, tail)), LayerOutput::I8 { lo, hi }) = (fused, layer.output)
+                    && tail == li + 1
+                {
+                    let r = Requant {
+                        rows,
+                        n: layer.outputs,
+                        acc_stride: npad,
+                        out_stride: 0,
+                        lo,
+                        hi,
+                    };
+                    let score = preps[tail];
+                    kernels::vnni::requant_score(
+                        t,
+                        &r,
+                        w.acc,
+                        prep.rq,
+                        score.score_w,
+                        score.init[0],
+                        out,
+                    );
+                    break;
+                }
                 match layer.output {
                     LayerOutput::I32 => {
                         for (o, a) in out.chunks_exact_mut(outputs).zip(w.acc.chunks_exact(npad)) {

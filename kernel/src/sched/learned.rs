@@ -21,6 +21,13 @@
 //!   it regains control only by showing a good window;
 //! - **bad-output**: the runtime refused to run (it never should with a validated model).
 //!
+//! # The first-tick rule
+//! A task that has not been charged a tick yet (it just arrived) runs before the model's pick,
+//! oldest first: the model ranks by expected remaining work, which serves turnaround but
+//! would let a newcomer queue behind shorter work, and response time (time to first run) is a
+//! metric of its own. Such decisions are the learned policy's, not fallbacks, and are counted
+//! ([`LearnedScheduler::first_ticks`]); the guards judge them like any other.
+//!
 //! # Invariants
 //! - `decide` only ever returns one of the given candidates (or `None` when there are none).
 //! - No allocation after construction: rows and scores live in fixed arrays.
@@ -307,6 +314,26 @@ pub struct Decision {
 
 /// Index of the feature the regret guard's estimator reads (expected CPU burst).
 const BURST_FEATURE: usize = 5;
+/// Indices of the features that say whether a task has run yet.
+const CPU_TOTAL_FEATURE: usize = 2;
+const SLEEPS_FEATURE: usize = 4;
+const WAITING_FEATURE: usize = 1;
+const RUNNING_FEATURE: usize = 7;
+
+/// The first-tick rule: a task that has not yet been charged a tick (just arrived) runs one
+/// before the model ranks it, the longest-waiting such task first. MLFQ's top queue does the
+/// same, and it is what keeps response times short: the model is trained to minimise
+/// turnaround (shortest remaining work), which alone lets a newcomer wait behind shorter work.
+fn first_tick(candidates: &[Candidate]) -> Option<TaskId> {
+    candidates
+        .iter()
+        .filter(|c| {
+            let f = &c.features.0;
+            f[CPU_TOTAL_FEATURE] == 0 && f[SLEEPS_FEATURE] == 0 && f[RUNNING_FEATURE] == 0
+        })
+        .max_by_key(|c| (c.features.0[WAITING_FEATURE], core::cmp::Reverse(c.id)))
+        .map(|c| c.id)
+}
 
 /// The learned policy's decision logic and guards. See the module docs.
 pub struct LearnedScheduler<S> {
@@ -316,6 +343,7 @@ pub struct LearnedScheduler<S> {
     regret: i64,
     window_decisions: u32,
     cooldown_until: Tick,
+    first_ticks: u64,
     rows: [i8; MAX_SCORED * CANDIDATE_FEATURES],
     scores: [i32; MAX_SCORED],
 }
@@ -331,6 +359,7 @@ impl<S: Scorer> LearnedScheduler<S> {
             regret: 0,
             window_decisions: 0,
             cooldown_until: 0,
+            first_ticks: 0,
             rows: [0; MAX_SCORED * CANDIDATE_FEATURES],
             scores: [0; MAX_SCORED],
         }
@@ -339,6 +368,11 @@ impl<S: Scorer> LearnedScheduler<S> {
     /// Decisions and fallbacks so far.
     pub fn counts(&self) -> &FallbackCounts {
         &self.counts
+    }
+
+    /// Decisions the first-tick rule made (a newcomer's first tick, not a fallback).
+    pub fn first_ticks(&self) -> u64 {
+        self.first_ticks
     }
 
     /// Whether a model is loaded and matches the schema.
@@ -403,8 +437,13 @@ impl<S: Scorer> LearnedScheduler<S> {
         if result.is_err() {
             return fallback(self, FallbackReason::BadOutput, cycles, false);
         }
-        let best = model_runtime::argmax(&self.scores[..n]).unwrap_or(0);
-        let pick = candidates[best].id;
+        let pick = match first_tick(&candidates[..n]) {
+            Some(new) => {
+                self.first_ticks += 1;
+                new
+            }
+            None => candidates[model_runtime::argmax(&self.scores[..n]).unwrap_or(0)].id,
+        };
         if cycles > self.config.budget_cycles {
             return fallback(self, FallbackReason::Budget, cycles, true);
         }

@@ -539,9 +539,14 @@ fn reschedule(mut guard: spin::MutexGuard<'_, Option<Scheduler>>) {
     switch_to(guard, next);
 }
 
-/// Decisions and fallbacks of the learned policy (`None` when a classical policy is in charge).
-pub fn fallbacks() -> Option<FallbackCounts> {
-    without_interrupts(|| Some(*SCHED.lock().as_ref()?.learned.as_ref()?.counts()))
+/// Decisions and fallbacks of the learned policy, and its first-tick decisions (`None` when a
+/// classical policy is in charge).
+pub fn fallbacks() -> Option<(FallbackCounts, u64)> {
+    without_interrupts(|| {
+        let guard = SCHED.lock();
+        let learned = guard.as_ref()?.learned.as_ref()?;
+        Some((*learned.counts(), learned.first_ticks()))
+    })
 }
 
 /// The tick pipeline's costs so far.

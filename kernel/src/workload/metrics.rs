@@ -77,6 +77,8 @@ pub struct RunMetrics {
     pub decisions: u64,
     /// Fallbacks by reason, in `sched::learned::FallbackReason::ALL` order.
     pub fallbacks: [u64; 5],
+    /// Learned decisions made by the first-tick rule (a newcomer's first tick).
+    pub first_ticks: u64,
     /// Mean nanoseconds (instructions under `-icount shift=0`) per inference.
     pub inference_ns: u64,
     /// Mean nanoseconds of a tick's pipeline work.
@@ -116,6 +118,7 @@ impl RunMetrics {
                 "wait_p50" => &mut m.wait.p50,
                 "wait_p99" => &mut m.wait.p99,
                 "decisions" => &mut m.decisions,
+                "first_ticks" => &mut m.first_ticks,
                 "fb_no_weights" => &mut m.fallbacks[0],
                 "fb_schema" => &mut m.fallbacks[1],
                 "fb_budget" => &mut m.fallbacks[2],
@@ -128,7 +131,7 @@ impl RunMetrics {
             *slot = v;
             seen += 1;
         }
-        (seen == 21).then_some(m)
+        (seen == 22).then_some(m)
     }
 }
 
@@ -153,8 +156,8 @@ impl fmt::Display for RunMetrics {
         let [a, b, c, d, e] = self.fallbacks;
         write!(
             f,
-            " decisions={} fb_no_weights={a} fb_schema={b} fb_budget={c} fb_regret={d} fb_bad_output={e} inference_ns={} tick_ns={}",
-            self.decisions, self.inference_ns, self.tick_ns
+            " decisions={} first_ticks={} fb_no_weights={a} fb_schema={b} fb_budget={c} fb_regret={d} fb_bad_output={e} inference_ns={} tick_ns={}",
+            self.decisions, self.first_ticks, self.inference_ns, self.tick_ns
         )
     }
 }
@@ -182,6 +185,7 @@ mod tests {
             ticks: 5000,
             hz: 1000,
             decisions: 4000,
+            first_ticks: 12,
             fallbacks: [0, 0, 3, 17, 0],
             inference_ns: 5120,
             tick_ns: 9000,

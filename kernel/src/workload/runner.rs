@@ -144,8 +144,9 @@ fn measure(
         ..RunMetrics::default()
     };
     m.set_outcomes(&outcomes);
-    if let Some(fb) = task::fallbacks() {
+    if let Some((fb, first_ticks)) = task::fallbacks() {
         m.decisions = fb.decisions;
+        m.first_ticks = first_ticks;
         for (slot, reason) in m.fallbacks.iter_mut().zip(FallbackReason::ALL) {
             *slot = fb.get(reason);
         }
@@ -196,6 +197,11 @@ fn print_summary(config: &BootConfig, m: &RunMetrics) {
     }
     if config.policy == SchedPolicy::Learned {
         let total: u64 = m.fallbacks.iter().sum();
+        kprintln!(
+            "  decisions: {}, of which {} first ticks of newcomers",
+            m.decisions,
+            m.first_ticks
+        );
         kprintln!(
             "  fallbacks: {total} of {} decisions ({:.2}%)",
             m.decisions,

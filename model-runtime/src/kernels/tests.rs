@@ -267,6 +267,92 @@ proptest! {
     }
 }
 
+/// The reference for the fused requant + score layer: `scalar::requant`, then the one-output
+/// layer as `scalar::gemm` computes it.
+fn scalar_score(r: &Requant, acc: &[i32], params: &[i32], w: &[i8], init: i32) -> Vec<i32> {
+    let npad = round_up(r.n, LANES);
+    let mut h = vec![0i8; r.rows * npad];
+    scalar::requant(
+        &Requant {
+            out_stride: npad,
+            ..*r
+        },
+        acc,
+        params,
+        &mut h,
+    );
+    let g = Gemm {
+        rows: r.rows,
+        x_stride: npad,
+        k: r.n,
+        n: 1,
+        acc_stride: 1,
+        signed: r.lo < 0,
+    };
+    let mut out = vec![0i32; r.rows];
+    scalar::gemm(&g, &h, w, r.n, 0, &[init], &mut out);
+    out
+}
+
+/// Runs the fused kernel with the rows past `r.rows` (read as part of the last tile) and the
+/// padding lanes of every row filled with `junk`, which must not reach the scores.
+fn vnni_score(
+    t: Vnni,
+    r: &Requant,
+    acc: &[i32],
+    params: &[i32],
+    w: &[i8],
+    init: i32,
+    junk: i32,
+) -> Vec<i32> {
+    let npad = round_up(r.n, LANES);
+    let mut padded = vec![junk; round_up(r.rows, 8) * r.acc_stride];
+    for j in 0..r.rows {
+        padded[j * r.acc_stride..][..r.n].copy_from_slice(&acc[j * npad..][..r.n]);
+    }
+    let mut wide = vec![0x5A5A_5A5A; vnni::score_weights_len(r.n)];
+    vnni::score_weights(w, r.n, &mut wide);
+    let mut got = vec![0i32; r.rows];
+    vnni::requant_score(t, r, &padded, params, &wide, init, &mut got);
+    got
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn vnni_requant_score_equals_scalar(
+        rows in 1..140usize,
+        n in 1..80usize,
+        extra_stride in 0..3usize,
+        seed in any::<u64>(),
+        lo in -128..=127i32,
+        span in 0..=255i32,
+        extreme in any::<bool>(),
+        w_fill in fill(),
+        junk in any::<i32>(),
+    ) {
+        let Some(t) = vnni_or_skip() else { return Ok(()) };
+        let hi = (lo + span).min(127);
+        let npad = round_up(n, LANES);
+        let mut s = seed | 1;
+        let mut next = move || { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s };
+        let acc: Vec<i32> = (0..rows * npad)
+            .map(|i| if extreme { [i32::MIN, i32::MAX, -1, 0][i % 4] } else { next() as i32 >> (next() % 24) })
+            .collect();
+        let mult: Vec<i32> = (0..n).map(|i| if extreme && i % 3 == 0 { i32::MAX } else { (next() % (1u64 << 31)) as i32 }).collect();
+        let shift: Vec<i32> = (0..n).map(|_| (next() % 32) as i32).collect();
+        let mut params = vec![0i32; npad / LANES * RQ_BLOCK];
+        fill_requant_params(mult.iter().copied(), shift.iter().copied(), n, &mut params);
+        let w = values(n, -127, 127, w_fill, seed ^ 0x5EED);
+        let init = (next() % (1 << 24)) as i32 - (1 << 23);
+        let r = Requant { rows, n, acc_stride: npad + LANES * extra_stride, out_stride: 0, lo: lo as i8, hi: hi as i8 };
+        let want = scalar_score(&Requant { acc_stride: npad, ..r }, &acc, &params, &w, init);
+        let got = vnni_score(t, &r, &acc, &params, &w, init, junk);
+        prop_assert_eq!(got, want);
+    }
+}
+
 /// The worst case for `vpmaddubsw` saturation, at every tail length: inputs all -128 against
 /// weights all -127 (products +16256, pair sums 32512) and the mirrored signs.
 #[test]
@@ -379,6 +465,12 @@ fn requant_ties_and_shifts_are_exact() {
                     let mut got = vec![0i8; accs.len()];
                     t.requant(&r, &accs, &params, &mut got);
                     assert_eq!(got, want, "s={s} m={m} lo={lo} hi={hi}");
+                }
+                if let Some(t) = Vnni::new() {
+                    let w: Vec<i8> = (0..LANES).map(|i| [127, -127, 1, -1][i % 4]).collect();
+                    let want = scalar_score(&r, &accs, &params, &w, -77);
+                    let got = vnni_score(t, &r, &accs, &params, &w, -77, i32::MIN);
+                    assert_eq!(got, want, "fused s={s} m={m} lo={lo} hi={hi}");
                 }
             }
         }

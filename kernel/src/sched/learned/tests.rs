@@ -47,9 +47,11 @@ fn long_burst_first() -> Scripted<impl FnMut(&[i8]) -> i32> {
     }
 }
 
+/// A candidate that has run before (so the first-tick rule leaves it to the model).
 fn candidate(id: u32, burst: i16) -> Candidate {
     let mut features = TaskFeatures::default();
     features.0[BURST_FEATURE] = burst;
+    features.0[CPU_TOTAL_FEATURE] = burst.max(1);
     Candidate {
         id: TaskId(id),
         features,
@@ -96,6 +98,32 @@ fn a_valid_model_runs_its_best_scored_candidate() {
     assert!(d.scored && d.inference_cycles > 0);
     assert_eq!(l.scores(3), &[-20, -1, -5], "burst >> 1, negated");
     assert_eq!(l.counts().total(), 0);
+}
+
+#[test]
+fn a_newcomer_gets_its_first_tick_before_the_models_pick() {
+    let mut l = LearnedScheduler::new(Ok(long_burst_first()), GuardConfig::default());
+    let newcomer = |id, waiting| {
+        let mut c = candidate(id, 0);
+        c.features.0[CPU_TOTAL_FEATURE] = 0;
+        c.features.0[WAITING_FEATURE] = waiting;
+        c
+    };
+    let mut cands = three().to_vec();
+    cands.push(newcomer(7, 3));
+    cands.push(newcomer(8, 5));
+    let d = l.decide(0, &WINDOW, &cands, Some(TaskId(2)), &mut cheap_clock());
+    assert_eq!(
+        (d.chosen, d.fallback),
+        (Some(TaskId(8)), None),
+        "the longest-waiting newcomer"
+    );
+    assert!(d.scored, "the model still ran (its scores are traced)");
+    assert_eq!(l.first_ticks(), 1);
+    // Once charged a tick, a task is the model's to rank.
+    let d = l.decide(1, &WINDOW, &three(), Some(TaskId(2)), &mut cheap_clock());
+    assert_eq!(d.chosen, Some(TaskId(1)));
+    assert_eq!(l.first_ticks(), 1);
 }
 
 #[test]

@@ -31,6 +31,11 @@
 //! (AVX-VNNI, a separate CPUID bit that e.g. Ice Lake and Zen 4 lack). Every use here is
 //! written `{evex} vpdpbusd` so the assembler can never pick the VEX form.
 //!
+//! - **Two rows per weight load** where a tile is 4 blocks wide (`tile4x2`, the heads'
+//!   candidate layer): the one-row tiles issue a weight load per `vpdpbusd`, which bounds them.
+//! - **A head's last two layers fused** (`score.rs`): the hidden layer's requantization and a
+//!   one-output score layer in one pass, the int8 hidden matrix kept in registers.
+//!
 //! Cost does not depend on values: loop counts come from the model's shapes only.
 
 use super::{GROUP, Gemm, LANES, PACKED_ROW, avx2::Avx2};
@@ -348,6 +353,96 @@ macro_rules! tile4 {
     };
 }
 
+/// 4 blocks × 2 rows: each group's four weight vectors (ymm8-11), loaded once, meet the
+/// broadcast inputs of two rows (ymm12, ymm13), halving the weight loads that bound the
+/// one-row tiles; the two rows' eight accumulators (ymm0-3, ymm4-7) are eight independent
+/// chains, enough to cover `vpdpbusd`'s latency without splitting the groups.
+macro_rules! tile4x2 {
+    ($name:ident, $kind:ident) => {
+        /// # Safety
+        /// As for the 8-block tiles, with `rows` even: VNNI is usable; `rows >= 2` and even,
+        /// `groups >= 1`; for each row `j < rows`, `x + j · xs` readable for `4 · groups`
+        /// bytes and `out + j · os` (bytes) writable for 128 bytes; `w` readable for
+        /// `groups · wstride` bytes; `init` for 128 bytes.
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(x: *const i8, xs: usize, w: *const u8, wstride: usize, groups: usize, init: *const i32, out: *mut i32, os: usize, rows: usize) {
+            // SAFETY: the caller guarantees VNNI and the extents above. Each pass reads rows
+            // `j, j + 1` (`[r8..r8 + 4·groups]`, `[r8 + xs..]`), weight rows
+            // `g·wstride..g·wstride + 128` for every group `g`, and writes 128 bytes of
+            // accumulator rows `j` and `j + 1`. Vector and opmask registers are clobbered via
+            // `clobber_abi("C")`; every general register written is declared.
+            unsafe {
+                core::arch::asm!(
+                    "mov ecx, 0x80808080",
+                    "vpbroadcastd ymm15, ecx",
+                    "vmovdqu32 ymm16, [rax]",
+                    "vmovdqu32 ymm17, [rax + 32]",
+                    "vmovdqu32 ymm18, [rax + 64]",
+                    "vmovdqu32 ymm19, [rax + 96]",
+                    "3:",
+                    "vmovdqa64 ymm0, ymm16",
+                    "vmovdqa64 ymm1, ymm17",
+                    "vmovdqa64 ymm2, ymm18",
+                    "vmovdqa64 ymm3, ymm19",
+                    "vmovdqa64 ymm4, ymm16",
+                    "vmovdqa64 ymm5, ymm17",
+                    "vmovdqa64 ymm6, ymm18",
+                    "vmovdqa64 ymm7, ymm19",
+                    "mov rsi, r8",
+                    "mov rdi, {w}",
+                    "mov rcx, {groups}",
+                    "2:",
+                    bcast_at!($kind, "12", "0"),
+                    bcast_at!($kind, "13", "r9"),
+                    "vmovdqu32 ymm8, ymmword ptr [rdi]",
+                    "vmovdqu32 ymm9, ymmword ptr [rdi + 32]",
+                    "vmovdqu32 ymm10, ymmword ptr [rdi + 64]",
+                    "vmovdqu32 ymm11, ymmword ptr [rdi + 96]",
+                    "{{evex}} vpdpbusd ymm0, ymm12, ymm8",
+                    "{{evex}} vpdpbusd ymm1, ymm12, ymm9",
+                    "{{evex}} vpdpbusd ymm2, ymm12, ymm10",
+                    "{{evex}} vpdpbusd ymm3, ymm12, ymm11",
+                    "{{evex}} vpdpbusd ymm4, ymm13, ymm8",
+                    "{{evex}} vpdpbusd ymm5, ymm13, ymm9",
+                    "{{evex}} vpdpbusd ymm6, ymm13, ymm10",
+                    "{{evex}} vpdpbusd ymm7, ymm13, ymm11",
+                    "add rsi, 4",
+                    "add rdi, {ws}",
+                    "dec rcx",
+                    "jnz 2b",
+                    "vmovdqu [r10], ymm0",
+                    "vmovdqu [r10 + 32], ymm1",
+                    "vmovdqu [r10 + 64], ymm2",
+                    "vmovdqu [r10 + 96], ymm3",
+                    "vmovdqu [r10 + rdx], ymm4",
+                    "vmovdqu [r10 + rdx + 32], ymm5",
+                    "vmovdqu [r10 + rdx + 64], ymm6",
+                    "vmovdqu [r10 + rdx + 96], ymm7",
+                    "lea r8, [r8 + r9*2]",
+                    "lea r10, [r10 + rdx*2]",
+                    "sub r11, 2",
+                    "jnz 3b",
+                    "vzeroupper",
+                    inout("r8") x => _,
+                    inout("r9") xs => _,
+                    inout("r10") out => _,
+                    inout("rdx") os => _,
+                    inout("r11") rows => _,
+                    inout("rax") init => _,
+                    out("rsi") _,
+                    out("rdi") _,
+                    out("rcx") _,
+                    w = in(reg) w,
+                    groups = in(reg) groups,
+                    ws = in(reg) wstride,
+                    clobber_abi("C"),
+                    options(nostack),
+                );
+            }
+        }
+    };
+}
+
 /// 1 block, 4 ways: accumulators ymm0-3, ways at `rdi`, `rdi + ws`, `rax`, `rax + ws`.
 macro_rules! tile1 {
     ($name:ident, $kind:ident) => {
@@ -367,6 +462,8 @@ tile8!(tile8_signed, signed_bcast!());
 tile8!(tile8_unsigned, unsigned_bcast!());
 tile4!(tile4_signed, signed);
 tile4!(tile4_unsigned, unsigned);
+tile4x2!(tile4x2_signed, signed);
+tile4x2!(tile4x2_unsigned, unsigned);
 tile1!(tile1_signed, signed);
 tile1!(tile1_unsigned, unsigned);
 
@@ -423,13 +520,35 @@ pub fn gemm(_: Vnni, g: &Gemm, x: &[i8], packed: &[u8], init: &[i32], acc: &mut 
         // SAFETY: `Vnni` proves VNNI is usable. Asserted above: every row has `groups · 4`
         // bytes inside `x`; packed rows `b..b + tile` of every group lie inside `packed`
         // (`(groups - 1) · wstride + (b + tile) · 32 <= groups · wstride`); `start` holds
-        // `tile · 8` values and each accumulator row `(b + tile) · 8 <= blocks · 8`.
+        // `tile · 8` values and each accumulator row `(b + tile) · 8 <= blocks · 8`. The 4-block
+        // pair tile covers rows `0..r & !1`; `xl`, `ol` address row `r & !1`, in bounds
+        // whenever it exists (`odd`); otherwise computed with wrapping arithmetic and never used.
         unsafe {
             match (tile, g.signed) {
                 (8, true) => tile8_signed(xp, xs, w, wstride, groups, st, out, os, r),
                 (8, false) => tile8_unsigned(xp, xs, w, wstride, groups, st, out, os, r),
-                (4, true) => tile4_signed(xp, xs, w, wstride, groups, st, out, os, r),
-                (4, false) => tile4_unsigned(xp, xs, w, wstride, groups, st, out, os, r),
+                (4, signed) => {
+                    // Pairs of rows share each weight load; an odd last row runs alone.
+                    let (pairs, odd) = (r & !1, r & 1);
+                    let (xl, ol) = (
+                        xp.wrapping_add(pairs * xs),
+                        out.wrapping_byte_add(pairs * os),
+                    );
+                    match (signed, pairs > 0, odd > 0) {
+                        (true, true, _) => {
+                            tile4x2_signed(xp, xs, w, wstride, groups, st, out, os, pairs)
+                        }
+                        (false, true, _) => {
+                            tile4x2_unsigned(xp, xs, w, wstride, groups, st, out, os, pairs)
+                        }
+                        _ => {}
+                    }
+                    match (signed, odd > 0) {
+                        (true, true) => tile4_signed(xl, xs, w, wstride, groups, st, ol, os, 1),
+                        (false, true) => tile4_unsigned(xl, xs, w, wstride, groups, st, ol, os, 1),
+                        _ => {}
+                    }
+                }
                 (_, true) => tile1_signed(xp, xs, w, wstride, groups, st, out, os, r),
                 (_, false) => tile1_unsigned(xp, xs, w, wstride, groups, st, out, os, r),
             }
@@ -440,6 +559,8 @@ pub fn gemm(_: Vnni, g: &Gemm, x: &[i8], packed: &[u8], init: &[i32], acc: &mut 
 
 mod gemv;
 mod requant;
+mod score;
 
 pub use gemv::{gemv, gemv_pack, gemv_packed_len};
 pub use requant::requant;
+pub use score::{requant_score, score_weights, score_weights_len};

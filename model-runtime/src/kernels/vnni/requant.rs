@@ -6,17 +6,17 @@ use super::Vnni;
 
 /// `vpermt2d` indices gathering the low dwords of the even-channel qwords (first table) and the
 /// odd-channel qwords (second table) back into channel order.
-static MERGE_EVEN_ODD: [i32; 8] = [0, 8, 2, 10, 4, 12, 6, 14];
+pub(super) static MERGE_EVEN_ODD: [i32; 8] = [0, 8, 2, 10, 4, 12, 6, 14];
 
 /// Byte offsets of one block's parameter vectors (`kernels::fill_requant_params`).
-const M: usize = 0;
-const M_ODD: usize = 2 * 32;
-const KC_EVEN: usize = 3 * 32;
-const KR_EVEN: usize = 5 * 32;
-const SHIFT_EVEN: usize = 7 * 32;
-const D_EVEN: usize = 9 * 32;
+pub(super) const M: usize = 0;
+pub(super) const M_ODD: usize = 2 * 32;
+pub(super) const KC_EVEN: usize = 3 * 32;
+pub(super) const KR_EVEN: usize = 5 * 32;
+pub(super) const SHIFT_EVEN: usize = 7 * 32;
+pub(super) const D_EVEN: usize = 9 * 32;
 /// The odd-channel vector follows each even one.
-const ODD: usize = 32;
+pub(super) const ODD: usize = 32;
 
 /// Defines a batch requant loop: blocks outside, rows inside.
 ///
