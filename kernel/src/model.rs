@@ -14,9 +14,9 @@ use alloc::string::{String, ToString};
 use alloc::vec;
 use model_runtime::{Backend, Model};
 
-/// The embedded default model (`weights/src/handset.rs` explains it): hand-set weights, not
-/// trained.
-pub static DEFAULT_WEIGHTS: &[u8] = include_bytes!("../../weights/augur-handset-v1.gguf");
+/// The embedded default model, trained from kernel traces by `augur collect` + `augur train`
+/// (its card, `weights/augur-sched-v1.md`, gives the data, metrics, hash and command).
+pub static DEFAULT_WEIGHTS: &[u8] = include_bytes!("../../weights/augur-sched-v1.gguf");
 
 /// Where the weights came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
