@@ -11,14 +11,18 @@
 //! - **no-weights**: no model was loaded, or the file was refused (corrupt, unreadable);
 //! - **schema**: the model was trained on another telemetry schema, window or widths;
 //! - **budget**: the inference took longer than its cycle budget: its answer comes too late;
-//! - **regret**: over the last [`GuardConfig::regret_window`] decisions, the model's picks
-//!   were worse than the shadow's by more than [`GuardConfig::regret_limit`] ticks in total,
-//!   judged by a classical estimator that neither side controls: each candidate's expected
-//!   CPU burst (`burst` feature, its mean CPU ticks between blocks, as in SJF burst
-//!   prediction). Running a long-burst task while the shadow would run a shorter one costs
-//!   the difference; the reverse earns it back. A tripped guard hands the CPU to the shadow
-//!   for [`GuardConfig::cooldown`] ticks while the model keeps being scored alongside, so
-//!   it regains control only by showing a good window;
+//! - **regret**: the model's picks did worse than the shadow's, in hindsight. Every decision
+//!   where the two disagree is remembered with both tasks' CPU use at that moment; once both
+//!   tasks have exited ([`LearnedScheduler::on_exit`] gives their total CPU), the decision's
+//!   regret is known exactly: the model's pick had `r_m` ticks of work left, the shadow's
+//!   `r_s`, and running the one with less left is what minimises turnaround (the same
+//!   shortest-remaining-work oracle the head is trained on). When
+//!   [`GuardConfig::regret_window`] decisions have been judged (agreements count as zero),
+//!   and their summed `r_m − r_s` exceeds [`GuardConfig::regret_limit`], the shadow takes the
+//!   CPU for [`GuardConfig::cooldown`] ticks while the model keeps being scored and judged
+//!   alongside, so it regains control only by showing a good window. The judgement lags the
+//!   decisions (tasks must finish first); decisions about tasks that never exit are never
+//!   judged;
 //! - **bad-output**: the runtime refused to run (it never should with a validated model).
 //!
 //! # The first-tick rule
@@ -270,9 +274,10 @@ impl Scorer for ModelScorer<'_, '_, '_> {
 pub struct GuardConfig {
     /// Most cycles (the caller's clock units) one inference may take.
     pub budget_cycles: u64,
-    /// Decisions per regret window.
+    /// Judged decisions per regret window.
     pub regret_window: u32,
-    /// Net regret (ticks of expected burst) a window may accumulate before the guard trips.
+    /// Net hindsight regret (ticks of remaining work) a window may accumulate before the
+    /// guard trips.
     pub regret_limit: i64,
     /// Ticks the shadow keeps the CPU after the regret guard trips.
     pub cooldown: Tick,
@@ -283,8 +288,9 @@ impl Default for GuardConfig {
         Self {
             // 100 µs at 3 GHz: a tenth of a 1 kHz tick.
             budget_cycles: 300_000,
-            regret_window: 64,
-            regret_limit: 128,
+            regret_window: 256,
+            // Two ticks of extra remaining work per judged decision, on average.
+            regret_limit: 512,
             cooldown: 256,
         }
     }
@@ -312,13 +318,35 @@ pub struct Decision {
     pub scored: bool,
 }
 
-/// Index of the feature the regret guard's estimator reads (expected CPU burst).
-const BURST_FEATURE: usize = 5;
-/// Indices of the features that say whether a task has run yet.
+/// Indices of the features the first-tick rule and the regret guard read.
 const CPU_TOTAL_FEATURE: usize = 2;
 const SLEEPS_FEATURE: usize = 4;
 const WAITING_FEATURE: usize = 1;
 const RUNNING_FEATURE: usize = 7;
+
+/// Disagreements with the shadow remembered for judgement.
+const MAX_PENDING: usize = 1024;
+/// Task ids whose total work the regret guard can remember.
+const MAX_TASK_IDS: usize = 1024;
+
+/// A decision where the model and the shadow disagreed: who each picked and how much CPU each
+/// had used then.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    model: u32,
+    model_used: u32,
+    shadow: u32,
+    shadow_used: u32,
+}
+
+impl Pending {
+    const EMPTY: Pending = Pending {
+        model: 0,
+        model_used: 0,
+        shadow: 0,
+        shadow_used: 0,
+    };
+}
 
 /// The first-tick rule: a task that has not yet been charged a tick (just arrived) runs one
 /// before the model ranks it, the longest-waiting such task first. MLFQ's top queue does the
@@ -343,6 +371,15 @@ pub struct LearnedScheduler<S> {
     regret: i64,
     window_decisions: u32,
     cooldown_until: Tick,
+    /// Disagreements with the shadow awaiting both tasks' exits; oldest first.
+    pending: [Pending; MAX_PENDING],
+    pending_len: usize,
+    /// Total CPU ticks of exited tasks, by task id (0: not exited or unknown).
+    total_work: [u32; MAX_TASK_IDS],
+    /// Disagreements dropped unjudged (the buffer was full or a task id out of range).
+    unjudged: u64,
+    /// A task exited since the pending decisions were last scanned.
+    exited_since_scan: bool,
     first_ticks: u64,
     rows: [i8; MAX_SCORED * CANDIDATE_FEATURES],
     scores: [i32; MAX_SCORED],
@@ -359,6 +396,11 @@ impl<S: Scorer> LearnedScheduler<S> {
             regret: 0,
             window_decisions: 0,
             cooldown_until: 0,
+            pending: [Pending::EMPTY; MAX_PENDING],
+            pending_len: 0,
+            total_work: [0; MAX_TASK_IDS],
+            unjudged: 0,
+            exited_since_scan: false,
             first_ticks: 0,
             rows: [0; MAX_SCORED * CANDIDATE_FEATURES],
             scores: [0; MAX_SCORED],
@@ -459,18 +501,68 @@ impl<S: Scorer> LearnedScheduler<S> {
         }
     }
 
-    /// Adds this decision's regret against the shadow; trips the guard at the end of a bad
-    /// window.
+    /// Task `id` exited having used `cpu_total` ticks: decisions about it can now be judged.
+    pub fn on_exit(&mut self, id: TaskId, cpu_total: u64) {
+        if let Some(slot) = self.total_work.get_mut(id.0 as usize) {
+            *slot = cpu_total.clamp(1, u64::from(u32::MAX)) as u32;
+            self.exited_since_scan = true;
+        }
+    }
+
+    /// Disagreements dropped without judgement.
+    pub fn unjudged(&self) -> u64 {
+        self.unjudged
+    }
+
+    /// Remembers this decision for judgement, judges every remembered one whose tasks have
+    /// both exited, and trips the guard at the end of a bad window.
     fn judge(&mut self, now: Tick, candidates: &[Candidate], pick: TaskId, shadow: Option<TaskId>) {
-        let burst = |id: TaskId| {
+        let used = |id: TaskId| {
             candidates
                 .iter()
                 .find(|c| c.id == id)
-                .map_or(0, |c| i64::from(c.features.0[BURST_FEATURE]))
+                .map(|c| c.features.0[CPU_TOTAL_FEATURE].max(0) as u32)
         };
-        if let Some(s) = shadow {
-            self.regret += burst(pick) - burst(s);
+        match shadow {
+            Some(s) if s != pick => match (used(pick), used(s)) {
+                (Some(model_used), Some(shadow_used)) if self.pending_len < MAX_PENDING => {
+                    self.pending[self.pending_len] = Pending {
+                        model: pick.0,
+                        model_used,
+                        shadow: s.0,
+                        shadow_used,
+                    };
+                    self.pending_len += 1;
+                }
+                _ => self.unjudged += 1,
+            },
+            // Agreeing with the shadow costs nothing.
+            _ => self.count_judged(now, 0),
         }
+        if !self.exited_since_scan {
+            return;
+        }
+        self.exited_since_scan = false;
+        let mut i = 0;
+        while i < self.pending_len {
+            let p = self.pending[i];
+            let total = |id: u32| self.total_work.get(id as usize).copied().unwrap_or(0);
+            let (tm, ts) = (total(p.model), total(p.shadow));
+            if tm == 0 || ts == 0 {
+                i += 1;
+                continue;
+            }
+            let regret = i64::from(tm.saturating_sub(p.model_used))
+                - i64::from(ts.saturating_sub(p.shadow_used));
+            self.pending.copy_within(i + 1..self.pending_len, i);
+            self.pending_len -= 1;
+            self.count_judged(now, regret);
+        }
+    }
+
+    /// Adds one judged decision's regret to the window; closes the window when full.
+    fn count_judged(&mut self, now: Tick, regret: i64) {
+        self.regret += regret;
         self.window_decisions += 1;
         if self.window_decisions >= self.config.regret_window {
             if self.regret > self.config.regret_limit {

@@ -624,6 +624,9 @@ pub fn exit(status: i32) -> ! {
             });
             s.policy.dequeue(t, &s.threads[cur].view, Leave::Exited);
             let me = TaskId(cur as u32);
+            if let Some(learned) = s.learned.as_mut() {
+                learned.on_exit(me, s.threads[cur].view.cpu_total);
+            }
             for i in 0..s.threads.len() {
                 if s.threads[i].life == (Life::Waiting { on: me }) {
                     // The exiting thread is rescheduled right below whatever the verdict.

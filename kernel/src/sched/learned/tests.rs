@@ -5,6 +5,9 @@ use super::*;
 use crate::sched::TaskId;
 use model_runtime::RunError;
 
+/// The `burst` feature (the scripted scorers read it).
+const BURST_FEATURE: usize = 5;
+
 /// Scores each row by a fixed function of its int8 features.
 struct Scripted<F: FnMut(&[i8]) -> i32> {
     score_row: F,
@@ -174,7 +177,7 @@ fn a_runtime_error_is_a_bad_output_fallback() {
 }
 
 #[test]
-fn regret_guard_trips_after_a_bad_window_and_recovers_after_cooldown() {
+fn regret_guard_judges_in_hindsight_trips_on_a_bad_window_and_recovers() {
     use std::cell::Cell;
     use std::rc::Rc;
     let config = GuardConfig {
@@ -183,8 +186,7 @@ fn regret_guard_trips_after_a_bad_window_and_recovers_after_cooldown() {
         cooldown: 20,
         ..GuardConfig::default()
     };
-    // The shadow always runs the short task (2). While `bad`, the model prefers the long one
-    // (1): regret 38 per decision, so a window of 8 (304 > 50) trips the guard.
+    // While `bad`, the model prefers long bursts; the shadow always runs the short task.
     let bad = Rc::new(Cell::new(true));
     let flag = bad.clone();
     let scorer = Scripted {
@@ -195,43 +197,73 @@ fn regret_guard_trips_after_a_bad_window_and_recovers_after_cooldown() {
         fail: false,
     };
     let mut l = LearnedScheduler::new(Ok(scorer), config);
-    let decide = |l: &mut LearnedScheduler<_>, t| {
-        let d = l.decide(t, &WINDOW, &three(), Some(TaskId(2)), &mut cheap_clock());
+    let pair = |long, short| [candidate(long, 40), candidate(short, 2)];
+    let decide = |l: &mut LearnedScheduler<_>, t, cands: &[Candidate], shadow| {
+        let d = l.decide(t, &WINDOW, cands, Some(TaskId(shadow)), &mut cheap_clock());
         (d.chosen, d.fallback)
     };
-    // Ticks 0..=6: the model's pick. Tick 7 closes the window and trips the guard.
-    for t in 0..7 {
-        assert_eq!(decide(&mut l, t), (Some(TaskId(1)), None), "tick {t}");
-    }
-    // While the model stays bad it stays out: each window it is still judged, and loses.
-    for t in 7..40 {
-        let d = decide(&mut l, t);
+    // Ticks 0..8: the model runs task 1 against the shadow's task 2. Nothing is judged yet:
+    // neither task has finished, so nobody knows who had less work left.
+    for t in 0..8 {
         assert_eq!(
-            d,
-            (Some(TaskId(2)), Some(FallbackReason::Regret)),
+            decide(&mut l, t, &pair(1, 2), 2),
+            (Some(TaskId(1)), None),
             "tick {t}"
         );
     }
-    // It turns good at tick 40; windows closing after that are clean, and once the last
-    // cooldown (from the window that closed at tick 39) ends at 59 its picks run again.
+    // Task 1 turns out to have had 1000 - 40 ticks left, task 2 only 3 - 2: each of those
+    // decisions cost 959 ticks of turnaround. The next decision judges them and trips.
+    l.on_exit(TaskId(1), 1000);
+    l.on_exit(TaskId(2), 3);
+    for t in 8..28 {
+        let d = decide(&mut l, t, &pair(11, 12), 12);
+        assert_eq!(
+            d,
+            (Some(TaskId(12)), Some(FallbackReason::Regret)),
+            "tick {t}"
+        );
+    }
+    // It turns good: agreeing with the shadow is judged at once, at zero regret, and when the
+    // cooldown ends at tick 28 its own picks run again.
     bad.set(false);
-    let mut back_at = None;
-    for t in 40..80 {
-        let (chosen, fallback) = decide(&mut l, t);
-        assert_eq!(chosen, Some(TaskId(2)), "both agree on the short task now");
-        if fallback.is_none() && back_at.is_none() {
-            back_at = Some(t);
-        }
+    for t in 28..60 {
+        assert_eq!(
+            decide(&mut l, t, &pair(11, 12), 12),
+            (Some(TaskId(12)), None),
+            "tick {t}"
+        );
     }
-    assert_eq!(back_at, Some(59));
-    assert_eq!(l.counts().get(FallbackReason::Regret), 59 - 7);
+    assert_eq!(l.counts().get(FallbackReason::Regret), 20);
+    assert_eq!(l.unjudged(), 0);
+}
 
-    // A model that agrees with the judge never trips it.
-    let mut good = LearnedScheduler::new(Ok(short_burst_first()), config);
-    for t in 0..200 {
-        let d = good.decide(t, &WINDOW, &three(), Some(TaskId(3)), &mut cheap_clock());
-        assert_eq!((d.chosen, d.fallback), (Some(TaskId(2)), None));
+#[test]
+fn a_model_that_beats_its_shadow_in_hindsight_is_never_stopped() {
+    let config = GuardConfig {
+        regret_window: 4,
+        regret_limit: 0,
+        ..GuardConfig::default()
+    };
+    let mut l = LearnedScheduler::new(Ok(short_burst_first()), config);
+    for round in 0..50u32 {
+        let (long, short) = (2 * round + 100, 2 * round + 101);
+        let cands = [candidate(long, 40), candidate(short, 2)];
+        let d = l.decide(
+            u64::from(round),
+            &WINDOW,
+            &cands,
+            Some(TaskId(long)),
+            &mut cheap_clock(),
+        );
+        assert_eq!(
+            (d.chosen, d.fallback),
+            (Some(TaskId(short)), None),
+            "round {round}"
+        );
+        l.on_exit(TaskId(long), 500);
+        l.on_exit(TaskId(short), 5);
     }
+    assert_eq!(l.counts().total(), 0);
 }
 
 #[test]
