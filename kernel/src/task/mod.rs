@@ -40,7 +40,9 @@ use crate::mm::paging::{self, KernelStack, PagingError};
 use crate::sched::learned::{
     Candidate, FallbackCounts, FallbackReason, LearnedScheduler, MAX_SCORED, ModelScorer,
 };
-use crate::sched::{Leave, Policy, TaskClass, TaskId, TaskState, TaskView, Tick, Verdict, Wake};
+use crate::sched::{
+    Leave, Nice, Policy, TaskClass, TaskId, TaskState, TaskView, Tick, Verdict, Wake,
+};
 use crate::telemetry::{MODEL_INPUT_LEN, TaskFeatures, Telemetry, TelemetryWindow, TickEvents};
 use crate::trace::{self, Record};
 use crate::workload::SplitMix64;
@@ -80,6 +82,7 @@ enum Life {
 struct Thread {
     name: &'static str,
     class: TaskClass,
+    nice: Nice,
     view: TaskView,
     life: Life,
     /// Saved stack pointer while not running.
@@ -193,6 +196,7 @@ pub fn init(setup: SchedulerSetup) -> Result<(), SpawnError> {
             entry: None,
             arg: 0,
             class: TaskClass::Normal,
+            nice: Nice::new(0),
         });
         let mut main = Box::new(Thread {
             name: "main",
@@ -203,6 +207,7 @@ pub fn init(setup: SchedulerSetup) -> Result<(), SpawnError> {
             entry: None,
             arg: 0,
             class: TaskClass::Normal,
+            nice: Nice::new(0),
         });
         let mut policy = policy;
         // Nothing runs yet, so there is no one to preempt: the verdict is moot.
@@ -237,15 +242,15 @@ pub fn init(setup: SchedulerSetup) -> Result<(), SpawnError> {
 
 /// Starts a thread running `entry(arg)` now; its return value is its exit status.
 pub fn spawn(name: &'static str, entry: fn(u64) -> i32, arg: u64) -> Result<TaskId, SpawnError> {
-    spawn_at(name, TaskClass::Normal, entry, arg, None)
+    spawn_at(name, (TaskClass::Normal, Nice::new(0)), entry, arg, None)
 }
 
-/// Creates a thread of `class` running `entry(arg)` that becomes runnable at tick `arrival`
-/// (now if `None` or already past). Its stack is allocated here, so arrival costs the tick
-/// nothing but the enqueue.
+/// Creates a thread of `class` and `nice` value running `entry(arg)` that becomes runnable at
+/// tick `arrival` (now if `None` or already past). Its stack is allocated here, so arrival
+/// costs the tick nothing but the enqueue.
 pub fn spawn_at(
     name: &'static str,
-    class: TaskClass,
+    (class, nice): (TaskClass, Nice),
     entry: fn(u64) -> i32,
     arg: u64,
     arrival: Option<Tick>,
@@ -261,7 +266,8 @@ pub fn spawn_at(
         s.threads.push(Box::new(Thread {
             name,
             class,
-            view: TaskView::new(id, t).with_class(class),
+            nice,
+            view: TaskView::new(id, t).with_class(class).with_nice(nice),
             life: Life::Pending {
                 arrival: arrival.unwrap_or(t),
             },
@@ -285,7 +291,9 @@ pub fn spawn_at(
 /// the running thread preempted.
 fn admit(s: &mut Scheduler, index: usize, t: Tick) -> Result<bool, crate::sched::SchedError> {
     let th = &mut s.threads[index];
-    th.view = TaskView::new(th.view.id, t).with_class(th.class);
+    th.view = TaskView::new(th.view.id, t)
+        .with_class(th.class)
+        .with_nice(th.nice);
     let verdict = s.policy.enqueue(t, &th.view, Wake::New)?;
     th.life = Life::Runnable;
     s.events.arrivals += 1;

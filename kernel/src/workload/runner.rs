@@ -10,7 +10,7 @@ use super::metrics::{RunMetrics, TaskOutcome};
 use super::{Job, generate};
 use crate::bootcfg::{BootConfig, SchedPolicy};
 use crate::sched::learned::FallbackReason;
-use crate::sched::{TaskClass, TaskId, TaskState, Tick};
+use crate::sched::{Nice, TaskClass, TaskId, TaskState, Tick};
 use crate::{kprintln, task, time};
 use alloc::format;
 use alloc::string::String;
@@ -91,7 +91,7 @@ pub fn run(config: &BootConfig) -> bool {
         let name: &'static str = String::leak(format!("{}-{i}", class_name(job.class)));
         match task::spawn_at(
             name,
-            job.class,
+            (job.class, Nice::new(job.nice)),
             job_thread,
             i as u64,
             Some(start + job.arrival),
