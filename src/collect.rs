@@ -7,11 +7,12 @@
 //! states the classical policies alone would never reach. A trace that does not decode cleanly
 //! is reported and renamed `*.damaged`; it never stops the collection.
 
-use crate::grid::{RunSpec, default_parallel, parse_names, parse_seeds, run_grid};
+use crate::grid::{
+    GridSettings, RunSpec, default_parallel, grid, parse_names, parse_seeds, progress_bar, run_grid,
+};
 use augur_kernel::bootcfg::{Mix, SchedPolicy};
 use augur_kernel::trace::TraceReader;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -52,29 +53,13 @@ fn specs(args: &CollectArgs) -> Result<Vec<RunSpec>, String> {
         SchedPolicy::from_name,
     )?;
     let seeds = parse_seeds(&args.seeds)?;
-    let mut specs = Vec::new();
-    for &mix in &mixes {
-        for &seed in &seeds {
-            for &policy in &policies {
-                let mut spec = RunSpec {
-                    mix,
-                    seed,
-                    policy,
-                    seconds: args.seconds,
-                    explore: if policy == SchedPolicy::Learned {
-                        0
-                    } else {
-                        args.explore
-                    },
-                    weights: None,
-                    trace: PathBuf::new(),
-                };
-                spec.trace = args.out.join(format!("{}.trace", spec.stem()));
-                specs.push(spec);
-            }
-        }
-    }
-    Ok(specs)
+    let settings = GridSettings {
+        seconds: args.seconds,
+        explore: args.explore,
+        weights: None,
+        traces: args.out.clone(),
+    };
+    Ok(grid(&mixes, &seeds, &policies, &settings))
 }
 
 /// Checks that a trace decodes cleanly: `Err` names the first damage.
@@ -110,11 +95,7 @@ pub fn run(args: CollectArgs, command_line: &str) -> ExitCode {
         return ExitCode::from(2);
     }
     let start = Instant::now();
-    let bar = ProgressBar::new(specs.len() as u64).with_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} boots {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let bar = progress_bar(specs.len());
     let done = |r: &crate::grid::RunResult| {
         let verdict = r
             .metrics

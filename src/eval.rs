@@ -10,14 +10,16 @@
 //! `response_cdf.svg` (response-time CDF per policy, all runs pooled) and `turnaround.svg`
 //! (mean turnaround per mix and policy, with the oracle).
 
-use crate::grid::{RunResult, RunSpec, default_parallel, parse_names, parse_seeds, run_grid};
+use crate::grid::{
+    GridSettings, RunResult, default_parallel, grid, parse_names, parse_seeds, progress_bar,
+    run_grid,
+};
 use augur_kernel::bootcfg::{Mix, SchedPolicy};
 use augur_kernel::sched::ShortestRemainingWork;
 use augur_kernel::sched::replay::Replay;
 use augur_kernel::trace::{Record, TraceReader};
 use augur_kernel::workload::metrics::RunMetrics;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -162,30 +164,15 @@ fn evaluate(args: &EvalArgs, command_line: &str) -> Result<(), String> {
     let traces = args.out.join("traces");
     std::fs::create_dir_all(&traces)
         .map_err(|e| format!("cannot create {}: {e}", traces.display()))?;
-    let mut specs = Vec::new();
-    for &mix in &mixes {
-        for &seed in &seeds {
-            for &policy in &policies {
-                let mut spec = RunSpec {
-                    mix,
-                    seed,
-                    policy,
-                    seconds: args.seconds,
-                    explore: 0,
-                    weights: weights.clone(),
-                    trace: PathBuf::new(),
-                };
-                spec.trace = traces.join(format!("{}.trace", spec.stem()));
-                specs.push(spec);
-            }
-        }
-    }
+    let settings = GridSettings {
+        seconds: args.seconds,
+        explore: 0,
+        weights,
+        traces,
+    };
+    let specs = grid(&mixes, &seeds, &policies, &settings);
     let start = Instant::now();
-    let bar = ProgressBar::new(specs.len() as u64).with_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} boots {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let bar = progress_bar(specs.len());
     let done = |r: &RunResult| {
         if let Err(e) = &r.metrics {
             bar.println(format!("augur eval: {} failed: {e}", r.spec.stem()));

@@ -48,6 +48,61 @@ pub struct RunResult {
     pub metrics: Result<RunMetrics, String>,
 }
 
+/// What every boot of a grid shares.
+pub struct GridSettings {
+    /// Seconds of timer ticks per workload.
+    pub seconds: u32,
+    /// Percent of random decisions for classical policies (the learned one never explores).
+    pub explore: u8,
+    /// Weights to boot with instead of the embedded model.
+    pub weights: Option<std::sync::Arc<Vec<u8>>>,
+    /// Directory for the traces (`<mix>-s<seed>-<policy>.trace`).
+    pub traces: PathBuf,
+}
+
+/// Every (mix, seed, policy) combination, in that nesting order.
+pub fn grid(
+    mixes: &[Mix],
+    seeds: &[u64],
+    policies: &[SchedPolicy],
+    settings: &GridSettings,
+) -> Vec<RunSpec> {
+    let mut specs = Vec::new();
+    for &mix in mixes {
+        for &seed in seeds {
+            for &policy in policies {
+                let mut spec = RunSpec {
+                    mix,
+                    seed,
+                    policy,
+                    seconds: settings.seconds,
+                    explore: if policy == SchedPolicy::Learned {
+                        0
+                    } else {
+                        settings.explore
+                    },
+                    weights: settings.weights.clone(),
+                    trace: PathBuf::new(),
+                };
+                spec.trace = settings.traces.join(format!("{}.trace", spec.stem()));
+                specs.push(spec);
+            }
+        }
+    }
+    specs
+}
+
+/// The progress bar `collect` and `eval` show while booting `boots` grid points.
+pub fn progress_bar(boots: usize) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::new(boots as u64).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} boots {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    )
+}
+
 /// Boots one grid point.
 fn boot(spec: &RunSpec) -> RunResult {
     let mut opts = RunOptions {
