@@ -30,6 +30,9 @@ pub struct TrainArgs {
     /// Scheduler-head fine-tuning epochs.
     #[arg(long, default_value_t = 8)]
     finetune_epochs: usize,
+    /// Most training decisions used (a seeded subsample beyond that).
+    #[arg(long, default_value_t = 60_000)]
+    max_decisions: usize,
 }
 
 /// Runs `augur train`.
@@ -51,6 +54,7 @@ pub fn run(args: TrainArgs, command_line: &str) -> ExitCode {
     config.seed = args.seed;
     config.pretrain_epochs = args.pretrain_epochs;
     config.finetune_epochs = args.finetune_epochs;
+    config.max_decisions = args.max_decisions;
     config.holdout = HoldOut {
         seeds_from: Some(args.holdout_seeds_from),
         mixes: args
