@@ -18,7 +18,9 @@
 //! scratch size does not depend on how many there are.
 //! On VNNI, a head ending in one i32 output over an int8 hidden layer (the Augur heads) runs its
 //! last two layers as one fused kernel (`kernels::vnni::requant_score`), writing the scores
-//! straight into the caller's slice.
+//! straight into the caller's slice. Its backbone layers (one row each) run
+//! `kernels::vnni::gemm_requant_row`, requantizing in registers from starting values with the
+//! signed-input correction folded in at construction.
 
 use crate::Backend;
 use crate::error::{EngineError, RunError};
@@ -434,6 +436,7 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
         prep.fill(0);
         let embedding = model.embedding_len();
         let graph = model.graph();
+        let backbone_len = graph.backbone_len();
         for (i, layer) in graph.layers().enumerate() {
             let lp = &plan.layers[i];
             for (slot, b) in i32s_mut(&mut prep[lp.init..][..lp.npad * 4])
@@ -459,6 +462,15 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                 kernels.gemv_pack(w, k, n, packed);
             } else {
                 kernels.pack(w, k, 0, k, n, packed);
+            }
+            // VNNI's backbone layers start from `bias + correction` (see
+            // `vnni::gemm_requant_row`), folded here once instead of per call.
+            #[cfg(target_arch = "x86_64")]
+            if matches!(kernels, Kernels::Vnni(_)) && i < backbone_len && layer.signed_input {
+                // `plan_for` places a layer's init before its packed weights.
+                let (head, tail) = prep.split_at_mut(lp.packed);
+                let init = i32s_mut(&mut head[lp.init..][..lp.npad * 4]);
+                kernels::vnni::fold_correction(&tail[..lp.packed_len], n, k, init);
             }
             #[cfg(target_arch = "x86_64")]
             if lp.score_w_len > 0 {
@@ -512,11 +524,17 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
         let count = graph.backbone_len();
         let kern = self.kernels;
         let w = &mut self.work;
-        w.xin[..expected].copy_from_slice(input);
+        // The kernels read whole groups of 4 inputs: a window of whole groups is read in
+        // place, any other is copied into the zero-padded input buffer (a shape decision).
+        let direct = expected.is_multiple_of(GROUP);
+        if !direct {
+            w.xin[..expected].copy_from_slice(input);
+        }
+        let xin: &[i8] = if direct { input } else { &*w.xin };
         for (i, (layer, prep)) in graph.backbone().zip(&self.prepared).enumerate() {
             let last = i + 1 == count;
             let (src, dst): (&[i8], &mut [i8]) = match (i, i % 2) {
-                (0, _) => (&*w.xin, if last { &mut *w.emb } else { &mut *w.act_a }),
+                (0, _) => (xin, if last { &mut *w.emb } else { &mut *w.act_a }),
                 (_, 1) => (&*w.act_a, if last { &mut *w.emb } else { &mut *w.act_b }),
                 _ => (&*w.act_b, if last { &mut *w.emb } else { &mut *w.act_a }),
             };
@@ -529,7 +547,6 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                 acc_stride: npad,
                 signed: layer.signed_input,
             };
-            kern.gemm(&g, src, layer, 0, prep.packed, prep.init, w.acc, w.split);
             let (lo, hi) = match layer.output {
                 LayerOutput::I8 { lo, hi } => (lo, hi),
                 // The reader only allows i32 outputs as a head's last layer.
@@ -543,7 +560,25 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                 lo,
                 hi,
             };
-            kern.requant(&r, w.acc, prep.rq, dst);
+            match kern {
+                // One row, requantized in registers (`vnni::gemm_requant_row`), from the
+                // starting values folded in `Engine::new`.
+                #[cfg(target_arch = "x86_64")]
+                Kernels::Vnni(t) => kernels::vnni::gemm_requant_row(
+                    t,
+                    &g,
+                    src,
+                    prep.packed,
+                    prep.init,
+                    &r,
+                    prep.rq,
+                    dst,
+                ),
+                _ => {
+                    kern.gemm(&g, src, layer, 0, prep.packed, prep.init, w.acc, w.split);
+                    kern.requant(&r, w.acc, prep.rq, dst);
+                }
+            }
         }
         self.have_embedding = true;
         Ok(&self.work.emb[..self.model.embedding_len()])

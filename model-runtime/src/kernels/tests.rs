@@ -554,3 +554,113 @@ fn gemv_saturation_extremes(t: Simd) {
         }
     }
 }
+
+/// `vnni::gemm_requant_row` (one row, requantized in registers, from starting values with the
+/// signed-input correction folded in by `vnni::fold_correction`) against `scalar::gemm` then
+/// `scalar::requant`, over random shapes (tails of every size), fills, and both clamp kinds.
+fn check_fused_row(
+    t: Vnni,
+    c: &GemmCase,
+    lo: i8,
+    hi: i8,
+    extreme_rq: bool,
+) -> Result<(), TestCaseError> {
+    let w_stride = c.col0 + c.k + c.extra_cols;
+    let x_stride = round_up(c.k, LANES);
+    let (xlo, xhi) = if c.signed {
+        (i8::MIN, i8::MAX)
+    } else {
+        (0, i8::MAX)
+    };
+    let mut x = values(c.rows * x_stride, xlo, xhi, c.x_fill, c.seed);
+    for row in x.chunks_exact_mut(x_stride) {
+        row[c.k..].fill(0);
+    }
+    let w = values(c.n * w_stride, -127, 127, c.w_fill, c.seed ^ 0xABCD);
+    let npad = round_up(c.n, LANES);
+    let init: Vec<i32> = (0..npad).map(|i| (i as i32 - 3) * 100_003).collect();
+    let g = Gemm {
+        rows: c.rows,
+        x_stride,
+        k: c.k,
+        n: c.n,
+        acc_stride: npad,
+        signed: c.signed,
+    };
+    let mut want = vec![0i32; c.rows * npad];
+    scalar::gemm(&g, &x, &w, w_stride, c.col0, &init, &mut want);
+    let mut packed = vec![0u8; vnni::packed_len(c.n, c.k)];
+    vnni::pack(&w, w_stride, c.col0, c.k, c.n, &mut packed);
+    let mut start = init.clone();
+    if c.signed {
+        vnni::fold_correction(&packed, c.n, c.k, &mut start);
+    }
+    // The first row's accumulators, requantized.
+    let mut s = c.seed | 1;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let mult: Vec<i32> = (0..c.n)
+        .map(|i| {
+            if extreme_rq && i % 3 == 0 {
+                i32::MAX
+            } else {
+                (next() % (1u64 << 31)) as i32
+            }
+        })
+        .collect();
+    let shift: Vec<i32> = (0..c.n).map(|_| (next() % 32) as i32).collect();
+    let mut params = vec![0i32; npad / LANES * RQ_BLOCK];
+    fill_requant_params(
+        mult.iter().copied(),
+        shift.iter().copied(),
+        c.n,
+        &mut params,
+    );
+    let r = Requant {
+        rows: 1,
+        n: c.n,
+        acc_stride: npad,
+        out_stride: npad,
+        lo,
+        hi,
+    };
+    let mut want_q = vec![0i8; npad];
+    scalar::requant(&r, &want[..npad], &params, &mut want_q);
+    let g1 = Gemm { rows: 1, ..g };
+    let mut got_q = vec![0x5Ai8; npad];
+    vnni::gemm_requant_row(
+        t,
+        &g1,
+        &x[..x_stride],
+        &packed,
+        &start,
+        &r,
+        &params,
+        &mut got_q,
+    );
+    prop_assert_eq!(&got_q[..c.n], &want_q[..c.n], "fused row");
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn vnni_fused_row_equals_scalar(
+        c in gemm_case(),
+        lo in -128..=127i32,
+        span in 0..=255i32,
+        relu in any::<bool>(),
+        extreme_rq in any::<bool>(),
+    ) {
+        let Some(t) = vnni_or_skip() else { return Ok(()) };
+        // Both clamp kinds: ReLU (`lo >= 0`, including `[0, 127]`) and signed.
+        let lo = if relu { lo.max(0) } else { lo.min(-1) };
+        let hi = (lo + span).min(127);
+        check_fused_row(t, &c, lo as i8, hi as i8, extreme_rq)?;
+    }
+}

@@ -33,6 +33,8 @@
 //!
 //! - **Two rows per weight load** where a tile is 4 blocks wide (`tile4x2`, the heads'
 //!   candidate layer): the one-row tiles issue a weight load per `vpdpbusd`, which bounds them.
+//! - **One-row layers fused with their requantization** (`fused.rs`, the backbone): the
+//!   accumulators are requantized in registers and written as int8.
 //! - **A head's last two layers fused** (`score.rs`): the hidden layer's requantization and a
 //!   one-output score layer in one pass, the int8 hidden matrix kept in registers.
 //!
@@ -103,6 +105,21 @@ pub fn pack(w: &[i8], w_stride: usize, col0: usize, k: usize, n: usize, out: &mu
 fn correction(packed: &[u8], weights: usize, o: usize) -> i32 {
     let b = &packed[weights + 4 * o..][..4];
     i32::from_ne_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Adds [`pack`]'s signed-input correction to `init` (`n` channels of a `k`-input layer, whole
+/// blocks), giving the starting values that [`gemm_requant_row`] takes for signed inputs. Done
+/// once when a model is prepared, so the per-call kernel does not rebuild them.
+///
+/// # Panics
+/// If `packed` is shorter than [`packed_len`]`(n, k)` or `init` than whole blocks.
+pub fn fold_correction(packed: &[u8], n: usize, k: usize, init: &mut [i32]) {
+    let weights = super::packed_len(n, k);
+    let channels = n.div_ceil(LANES) * LANES;
+    assert!(packed.len() >= weights + correction_len(n) && init.len() >= channels);
+    for (o, s) in init.iter_mut().take(channels).enumerate() {
+        *s = s.wrapping_add(correction(packed, weights, o));
+    }
 }
 
 /// One block's step: load the block's 32 weight bytes (`vpdpbusd` with a memory operand
@@ -557,10 +574,12 @@ pub fn gemm(_: Vnni, g: &Gemm, x: &[i8], packed: &[u8], init: &[i32], acc: &mut 
     }
 }
 
+mod fused;
 mod gemv;
 mod requant;
 mod score;
 
+pub use fused::gemm_requant_row;
 pub use gemv::{gemv, gemv_pack, gemv_packed_len};
 pub use requant::requant;
 pub use score::{requant_score, score_weights, score_weights_len};
