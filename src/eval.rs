@@ -16,6 +16,7 @@ use crate::grid::{
 };
 use augur_kernel::bootcfg::{Mix, SchedPolicy};
 use augur_kernel::sched::ShortestRemainingWork;
+use augur_kernel::sched::learned::FallbackReason;
 use augur_kernel::sched::replay::Replay;
 use augur_kernel::trace::{Record, TraceReader};
 use augur_kernel::workload::metrics::RunMetrics;
@@ -86,7 +87,9 @@ impl Cell {
         let fb: u64 = self
             .runs
             .iter()
-            .map(|m| m.fallbacks[2] + m.fallbacks[3])
+            .map(|m| {
+                m.fallbacks_for(FallbackReason::Budget) + m.fallbacks_for(FallbackReason::Regret)
+            })
             .sum();
         let d: u64 = self.runs.iter().map(|m| m.decisions).sum();
         fb as f64 * 100.0 / d.max(1) as f64

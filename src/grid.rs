@@ -2,9 +2,9 @@
 //! place `collect` and `eval` launch the kernel. Each boot runs under `-icount`, so its
 //! metrics and trace are a pure function of the image, the settings and the weights.
 
-use augur_kernel::bootcfg::{Mix, SchedPolicy, WEIGHTS_ENTRY};
+use augur_kernel::bootcfg::{Mix, SchedPolicy};
 use augur_kernel::workload::metrics::RunMetrics;
-use augur_qemu::{Job, RunOptions, Verdict};
+use augur_qemu::{RunOptions, Verdict};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -105,23 +105,16 @@ pub fn progress_bar(boots: usize) -> indicatif::ProgressBar {
 
 /// Boots one grid point.
 fn boot(spec: &RunSpec) -> RunResult {
-    let mut opts = RunOptions {
-        timeout: Some(augur_qemu::scaled_timeout(BOOT_LIMIT)),
-        trace_file: Some(spec.trace.clone()),
-        ..Default::default()
-    };
-    opts.machine.deterministic = true;
-    opts.boot.job = Job::Workload;
-    opts.boot.workload = spec.mix;
-    opts.boot.policy = spec.policy;
-    opts.boot.seconds = spec.seconds;
-    opts.boot.seed = spec.seed;
+    let mut opts = RunOptions::deterministic_workload(
+        spec.mix,
+        spec.policy,
+        spec.seconds,
+        spec.seed,
+        spec.weights.as_deref().cloned(),
+    );
+    opts.timeout = Some(augur_qemu::scaled_timeout(BOOT_LIMIT));
+    opts.trace_file = Some(spec.trace.clone());
     opts.boot.explore = spec.explore;
-    opts.boot.icount = true;
-    if let Some(w) = &spec.weights {
-        opts.ramdisk_entries
-            .push((WEIGHTS_ENTRY.to_owned(), w.as_ref().clone()));
-    }
     let metrics = match augur_qemu::run(&opts) {
         Ok(o) if o.verdict == Verdict::Success => o
             .console

@@ -2,6 +2,7 @@
 //! weights, and check that the kernel loaded them and the learned policy ran on them without
 //! a schema fallback.
 
+use augur_kernel::sched::learned::FallbackReason;
 use augur_kernel::workload::metrics::RunMetrics;
 use std::path::Path;
 use std::process::Command;
@@ -83,7 +84,10 @@ fn collect_train_and_boot_with_the_new_weights() {
         .unwrap_or_else(|| panic!("no metrics line:\n{out}"));
     assert!(m.decisions > 0, "{m:?}");
     assert_eq!(
-        (m.fallbacks[0], m.fallbacks[1]),
+        (
+            m.fallbacks_for(FallbackReason::NoWeights),
+            m.fallbacks_for(FallbackReason::Schema)
+        ),
         (0, 0),
         "no-weights/schema: {m:?}"
     );

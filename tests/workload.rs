@@ -1,12 +1,12 @@
 //! The tick pipeline in QEMU: seeded workloads under every policy, the learned policy's
 //! decisions, guards and fallback reasons, its cost, and the trace it leaves behind.
 
-use augur_kernel::bootcfg::{Mix, SchedPolicy, WEIGHTS_ENTRY};
+use augur_kernel::bootcfg::{Mix, SchedPolicy};
 use augur_kernel::sched::learned::FallbackReason;
 use augur_kernel::telemetry::{SCHEMA_VERSION, TELEMETRY_FIELDS};
 use augur_kernel::trace::{Record, TraceReader};
 use augur_kernel::workload::metrics::RunMetrics;
-use augur_qemu::{Job, Outcome, RunOptions, Verdict};
+use augur_qemu::{Outcome, RunOptions, Verdict};
 use std::path::Path;
 use std::time::Duration;
 
@@ -25,21 +25,9 @@ fn run_workload(
     weights: Option<Vec<u8>>,
     trace: Option<&Path>,
 ) -> (Outcome, RunMetrics) {
-    let mut opts = RunOptions {
-        timeout: Some(augur_qemu::scaled_timeout(BOOT_LIMIT)),
-        trace_file: trace.map(Path::to_path_buf),
-        ..Default::default()
-    };
-    opts.machine.deterministic = true;
-    opts.boot.job = Job::Workload;
-    opts.boot.workload = Mix::Mix;
-    opts.boot.policy = policy;
-    opts.boot.seconds = seconds;
-    opts.boot.seed = seed;
-    opts.boot.icount = true;
-    if let Some(w) = weights {
-        opts.ramdisk_entries.push((WEIGHTS_ENTRY.to_owned(), w));
-    }
+    let mut opts = RunOptions::deterministic_workload(Mix::Mix, policy, seconds, seed, weights);
+    opts.timeout = Some(augur_qemu::scaled_timeout(BOOT_LIMIT));
+    opts.trace_file = trace.map(Path::to_path_buf);
     let outcome = augur_qemu::run(&opts).unwrap_or_else(|e| panic!("could not boot: {e}"));
     assert_eq!(outcome.verdict, Verdict::Success, "{}", outcome.describe());
     let metrics = outcome
@@ -48,10 +36,6 @@ fn run_workload(
         .find_map(RunMetrics::parse)
         .unwrap_or_else(|| panic!("no metrics line:\n{}", outcome.console));
     (outcome, metrics)
-}
-
-fn fallbacks(m: &RunMetrics, reason: FallbackReason) -> u64 {
-    m.fallbacks[usize::from(reason.code() - 1)]
 }
 
 #[test]
@@ -68,8 +52,8 @@ fn learned_policy_decides_every_tick_with_guards_and_reports_its_cost() {
     assert!(m.decisions > 500, "{m:?}");
     // A valid model with the kernel's schema: no load-time fallbacks, and the model's own pick
     // ran for most decisions.
-    assert_eq!(fallbacks(&m, FallbackReason::NoWeights), 0);
-    assert_eq!(fallbacks(&m, FallbackReason::Schema), 0);
+    assert_eq!(m.fallbacks_for(FallbackReason::NoWeights), 0);
+    assert_eq!(m.fallbacks_for(FallbackReason::Schema), 0);
     let total: u64 = m.fallbacks.iter().sum();
     assert!(total * 2 < m.decisions, "{m:?}");
     assert!(
@@ -163,7 +147,7 @@ fn corrupt_weights_fall_back_to_the_shadow_with_the_reason() {
     );
     assert!(m.decisions > 0 && m.finished > 0, "{m:?}");
     assert_eq!(
-        fallbacks(&m, FallbackReason::NoWeights),
+        m.fallbacks_for(FallbackReason::NoWeights),
         m.decisions,
         "{m:?}"
     );
@@ -199,5 +183,9 @@ fn a_model_for_another_schema_is_refused_with_the_reason() {
         outcome.console
     );
     assert!(m.decisions > 0);
-    assert_eq!(fallbacks(&m, FallbackReason::Schema), m.decisions, "{m:?}");
+    assert_eq!(
+        m.fallbacks_for(FallbackReason::Schema),
+        m.decisions,
+        "{m:?}"
+    );
 }

@@ -20,7 +20,7 @@
 //! - Field order and meaning change only together with [`SCHEMA_VERSION`].
 //! - Every function here is allocation-free and cheap enough for the timer interrupt.
 
-use crate::sched::{TaskClass, TaskState, TaskView, Tick};
+use crate::sched::{TaskState, TaskView, Tick};
 
 /// Version of the field lists below. Bump it whenever a field is added, removed, reordered or
 /// changes units or shift.
@@ -73,7 +73,27 @@ pub const FIELDS: [Field; TELEMETRY_FIELDS] = [
     ),
 ];
 
-/// The per-task (candidate) feature fields, in vector order.
+/// Indices of the per-task features in [`TASK_FEATURES`] (and in trace candidates).
+pub mod feature {
+    /// `cpu_recent`.
+    pub const CPU_RECENT: usize = 0;
+    /// `waiting`.
+    pub const WAITING: usize = 1;
+    /// `cpu_total` (raw: CPU ticks since spawn).
+    pub const CPU_TOTAL: usize = 2;
+    /// `age`.
+    pub const AGE: usize = 3;
+    /// `sleeps`.
+    pub const SLEEPS: usize = 4;
+    /// `burst`.
+    pub const BURST: usize = 5;
+    /// `class` ([`crate::sched::TaskClass::code`]).
+    pub const CLASS: usize = 6;
+    /// `running`.
+    pub const RUNNING: usize = 7;
+}
+
+/// The per-task (candidate) feature fields, in vector order (indices: [`feature`]).
 pub const TASK_FEATURES: [Field; CANDIDATE_FEATURES] = [
     field("cpu_recent", "CPU ticks used in the last 64 ticks", 0),
     field("waiting", "ticks waited since it last became runnable", 1),
@@ -180,11 +200,6 @@ pub struct TaskFeatures(pub [i16; CANDIDATE_FEATURES]);
 impl TaskFeatures {
     /// The features of `task` at `now`; `running` says whether it holds the CPU.
     pub fn of(task: &TaskView, now: Tick, running: bool) -> Self {
-        let class = match task.class {
-            TaskClass::Normal => 0,
-            TaskClass::Batch => 1,
-            TaskClass::Interactive => 2,
-        };
         TaskFeatures([
             sat16(task.cpu_recent(now)),
             sat16(task.waiting(now)),
@@ -192,7 +207,7 @@ impl TaskFeatures {
             sat16(now.saturating_sub(task.arrival)),
             sat16(task.sleeps.into()),
             sat16(task.cpu_total / (u64::from(task.sleeps) + 1)),
-            class,
+            i16::from(task.class.code()),
             i16::from(running),
         ])
     }
@@ -246,7 +261,7 @@ impl TelemetryWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sched::TaskId;
+    use crate::sched::{TaskClass, TaskId};
 
     #[test]
     fn names_are_unique_snake_case() {
@@ -255,6 +270,24 @@ mod tests {
                 assert!(f.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
                 assert!(list[..i].iter().all(|g| g.name != f.name), "{}", f.name);
             }
+        }
+    }
+
+    #[test]
+    fn feature_indices_name_their_fields() {
+        use feature::*;
+        let named = [
+            (CPU_RECENT, "cpu_recent"),
+            (WAITING, "waiting"),
+            (CPU_TOTAL, "cpu_total"),
+            (AGE, "age"),
+            (SLEEPS, "sleeps"),
+            (BURST, "burst"),
+            (CLASS, "class"),
+            (RUNNING, "running"),
+        ];
+        for (i, name) in named {
+            assert_eq!(TASK_FEATURES[i].name, name);
         }
     }
 

@@ -75,6 +75,34 @@ impl Default for RunOptions {
     }
 }
 
+impl RunOptions {
+    /// A deterministic (`-icount`) boot that runs workload `mix` with `seed` for `seconds`
+    /// under `policy`, with the kernel told it may report costs in instructions; `weights`
+    /// replaces the embedded model. The one definition of a measured workload run, for
+    /// `collect`, `eval` and the tests.
+    pub fn deterministic_workload(
+        mix: bootcfg::Mix,
+        policy: bootcfg::SchedPolicy,
+        seconds: u32,
+        seed: u64,
+        weights: Option<Vec<u8>>,
+    ) -> Self {
+        let mut opts = RunOptions::default();
+        opts.machine.deterministic = true;
+        opts.boot.job = Job::Workload;
+        opts.boot.workload = mix;
+        opts.boot.policy = policy;
+        opts.boot.seconds = seconds;
+        opts.boot.seed = seed;
+        opts.boot.icount = true;
+        if let Some(w) = weights {
+            opts.ramdisk_entries
+                .push((bootcfg::WEIGHTS_ENTRY.to_owned(), w));
+        }
+        opts
+    }
+}
+
 /// How a boot ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {

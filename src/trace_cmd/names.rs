@@ -6,12 +6,9 @@
 //! `code-N` rather than refused, so an old tool still reads a new trace.
 
 use augur_kernel::bootcfg::SchedPolicy;
+use augur_kernel::sched::TaskClass;
 use augur_kernel::sched::learned::FallbackReason;
 use augur_kernel::telemetry::{FIELDS, SCHEMA_VERSION};
-
-/// Task class names by trace class code (the `class` unit of `telemetry::TASK_FEATURES`:
-/// 0 normal, 1 batch, 2 interactive).
-pub const CLASS_NAMES: [&str; 3] = ["normal", "batch", "interactive"];
 
 /// The name of scheduling policy `code`.
 pub fn policy(code: u8) -> String {
@@ -25,9 +22,7 @@ pub fn fallback(code: u8) -> String {
 
 /// The name of task class `code`.
 pub fn class(code: u8) -> String {
-    CLASS_NAMES
-        .get(usize::from(code))
-        .map_or_else(|| unknown(code), |n| n.to_string())
+    TaskClass::from_code(code).map_or_else(|| unknown(code), |c| c.name().to_string())
 }
 
 /// The name shown for a code this tool does not know.

@@ -32,7 +32,7 @@ use augur_kernel::telemetry::{
 use augur_kernel::trace::{Record, TraceReader};
 
 /// Index of the `cpu_total` task feature (raw CPU ticks since spawn).
-pub const CPU_TOTAL_FEATURE: usize = 2;
+pub const CPU_TOTAL_FEATURE: usize = augur_kernel::telemetry::feature::CPU_TOTAL;
 
 /// One tick's int8 telemetry row.
 pub type TickRow = [i8; TELEMETRY_FIELDS];

@@ -72,14 +72,6 @@ impl Sim {
     }
 }
 
-fn class_code(class: TaskClass) -> u8 {
-    match class {
-        TaskClass::Normal => 0,
-        TaskClass::Batch => 1,
-        TaskClass::Interactive => 2,
-    }
-}
-
 /// Per-task simulator state.
 struct Task {
     view: TaskView,
@@ -118,7 +110,7 @@ pub fn synth_trace_of(jobs: &[Job], cfg: &SynthConfig) -> Vec<u8> {
             sim.record(&Record::TaskSpawn {
                 tick: t,
                 task: id.0,
-                class: class_code(job.class),
+                class: TaskClass::code(job.class),
                 name: "job",
             });
             events.arrivals += 1;

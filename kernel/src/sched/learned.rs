@@ -37,7 +37,7 @@
 //! - No allocation after construction: rows and scores live in fixed arrays.
 
 use super::{TaskId, Tick};
-use crate::telemetry::{CANDIDATE_FEATURES, MODEL_INPUT_LEN, TaskFeatures, WINDOW_TICKS};
+use crate::telemetry::{CANDIDATE_FEATURES, MODEL_INPUT_LEN, TaskFeatures, WINDOW_TICKS, feature};
 use core::fmt;
 use model_runtime::{Backend, Engine, EngineError, Model};
 
@@ -318,12 +318,6 @@ pub struct Decision {
     pub scored: bool,
 }
 
-/// Indices of the features the first-tick rule and the regret guard read.
-const CPU_TOTAL_FEATURE: usize = 2;
-const SLEEPS_FEATURE: usize = 4;
-const WAITING_FEATURE: usize = 1;
-const RUNNING_FEATURE: usize = 7;
-
 /// Disagreements with the shadow remembered for judgement.
 const MAX_PENDING: usize = 1024;
 /// Task ids whose total work the regret guard can remember.
@@ -357,9 +351,9 @@ fn first_tick(candidates: &[Candidate]) -> Option<TaskId> {
         .iter()
         .filter(|c| {
             let f = &c.features.0;
-            f[CPU_TOTAL_FEATURE] == 0 && f[SLEEPS_FEATURE] == 0 && f[RUNNING_FEATURE] == 0
+            f[feature::CPU_TOTAL] == 0 && f[feature::SLEEPS] == 0 && f[feature::RUNNING] == 0
         })
-        .max_by_key(|c| (c.features.0[WAITING_FEATURE], core::cmp::Reverse(c.id)))
+        .max_by_key(|c| (c.features.0[feature::WAITING], core::cmp::Reverse(c.id)))
         .map(|c| c.id)
 }
 
@@ -521,7 +515,7 @@ impl<S: Scorer> LearnedScheduler<S> {
             candidates
                 .iter()
                 .find(|c| c.id == id)
-                .map(|c| c.features.0[CPU_TOTAL_FEATURE].max(0) as u32)
+                .map(|c| c.features.0[feature::CPU_TOTAL].max(0) as u32)
         };
         match shadow {
             Some(s) if s != pick => match (used(pick), used(s)) {

@@ -67,6 +67,7 @@ pub const fn nice_to_weight(nice: Nice) -> u32 {
 
 /// What kind of work a task says it does (a feature for the model; classical policies ignore it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
 pub enum TaskClass {
     /// No declared behaviour.
     #[default]
@@ -75,6 +76,30 @@ pub enum TaskClass {
     Batch,
     /// Latency-sensitive work: short bursts and sleeps.
     Interactive,
+}
+
+impl TaskClass {
+    /// Every class, in trace-code order (the `class` code of trace records and features).
+    pub const ALL: [TaskClass; 3] = [TaskClass::Normal, TaskClass::Batch, TaskClass::Interactive];
+
+    /// The class's code in traces and task features: 0 normal, 1 batch, 2 interactive.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// Lowercase name, as tools print it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TaskClass::Normal => "normal",
+            TaskClass::Batch => "batch",
+            TaskClass::Interactive => "interactive",
+        }
+    }
+
+    /// The class with trace code `code`.
+    pub fn from_code(code: u8) -> Option<TaskClass> {
+        Self::ALL.get(usize::from(code)).copied()
+    }
 }
 
 /// Where a task is in its life.

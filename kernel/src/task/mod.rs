@@ -300,19 +300,10 @@ fn admit(s: &mut Scheduler, index: usize, t: Tick) -> Result<bool, crate::sched:
     trace_channel::record(&Record::TaskSpawn {
         tick: t,
         task: th.view.id.0,
-        class: class_code(th.class),
+        class: th.class.code(),
         name: truncate_name(th.name),
     });
     Ok(verdict == Verdict::Preempt)
-}
-
-/// The trace code of a task class (`telemetry::TASK_FEATURES`, `class`).
-fn class_code(class: TaskClass) -> u8 {
-    match class {
-        TaskClass::Normal => 0,
-        TaskClass::Batch => 1,
-        TaskClass::Interactive => 2,
-    }
 }
 
 /// `name` cut to what a spawn record carries, at a character boundary.

@@ -33,7 +33,10 @@ pub fn dropped() -> u64 {
 /// 10x what a busy workload writes, and bounds the tick's serial work.
 const TICK_DRAIN_BYTES: usize = 4096;
 
-static TICK_BUFFER: Mutex<[u8; TICK_DRAIN_BYTES]> = Mutex::new([0; TICK_DRAIN_BYTES]);
+// A chunk this size always holds the largest record, so a drain always makes progress.
+const _: () = assert!(TICK_DRAIN_BYTES >= MIN_DRAIN_BUFFER);
+
+static DRAIN_BUFFER: Mutex<[u8; TICK_DRAIN_BYTES]> = Mutex::new([0; TICK_DRAIN_BYTES]);
 
 /// The tick pipeline's drain: one chunk, only once the ring is more than half full.
 ///
@@ -55,7 +58,7 @@ pub fn drain_on_tick() {
 /// that finds the ring or the buffer busy simply skips.
 /// Returns whether it wrote anything.
 pub fn drain_one_chunk() -> bool {
-    let Some(mut buf) = TICK_BUFFER.try_lock() else {
+    let Some(mut buf) = DRAIN_BUFFER.try_lock() else {
         return false;
     };
     let n = match RING.try_lock() {
@@ -73,22 +76,7 @@ pub fn drain_one_chunk() -> bool {
 
 /// Drains every buffered record to COM2 as chunks. Call from thread context.
 pub fn flush() {
-    let mut chunk = [0u8; MIN_DRAIN_BUFFER];
-    loop {
-        // Drain and write under one interrupts-off section, so a tick's drain cannot put a
-        // later chunk on the wire before this one.
-        let n = without_interrupts(|| {
-            let n = RING.lock().drain_chunk(&mut chunk);
-            if let Ok(n @ 1..) = n {
-                serial::trace_write(&chunk[..n]);
-            }
-            n
-        });
-        match n {
-            Ok(0) => break,
-            Ok(_) => {}
-            // Cannot happen with a MIN_DRAIN_BUFFER-sized buffer; stop rather than spin.
-            Err(_) => break,
-        }
-    }
+    // Each chunk is drained and written with interrupts off, so a tick's drain cannot put a
+    // later chunk on the wire before this one; with them off nothing else holds the locks.
+    while without_interrupts(drain_one_chunk) {}
 }

@@ -5,6 +5,7 @@
 //! arrival, **wait** = time runnable but not running. A run reports mean, p50 and p99 of each,
 //! in ticks, over the tasks that finished; unfinished tasks are counted separately.
 
+use crate::sched::learned::FallbackReason;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -86,6 +87,11 @@ pub struct RunMetrics {
 }
 
 impl RunMetrics {
+    /// Fallbacks counted for `reason`.
+    pub fn fallbacks_for(&self, reason: FallbackReason) -> u64 {
+        self.fallbacks[usize::from(reason.code() - 1)]
+    }
+
     /// Fills the three spreads from per-task outcomes of finished tasks.
     pub fn set_outcomes(&mut self, outcomes: &[TaskOutcome]) {
         let pick = |f: fn(&TaskOutcome) -> u64| outcomes.iter().map(f).collect::<Vec<_>>();

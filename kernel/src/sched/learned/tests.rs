@@ -5,8 +5,9 @@ use super::*;
 use crate::sched::TaskId;
 use model_runtime::RunError;
 
-/// The `burst` feature (the scripted scorers read it).
-const BURST_FEATURE: usize = 5;
+use crate::telemetry::feature::{
+    BURST as BURST_FEATURE, CPU_TOTAL as CPU_TOTAL_FEATURE, WAITING as WAITING_FEATURE,
+};
 
 /// Scores each row by a fixed function of its int8 features.
 struct Scripted<F: FnMut(&[i8]) -> i32> {
