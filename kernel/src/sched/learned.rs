@@ -14,11 +14,12 @@
 //! - **regret**: the model's picks did worse than the shadow's, in hindsight. Every decision
 //!   where the two disagree is remembered with both tasks' CPU use at that moment; once both
 //!   tasks have exited ([`LearnedScheduler::on_exit`] gives their total CPU), the decision's
-//!   regret is known exactly: the model's pick had `r_m` ticks of work left, the shadow's
-//!   `r_s`, and running the one with less left is what minimises turnaround (the same
-//!   shortest-remaining-work oracle the head is trained on). When
-//!   [`GuardConfig::regret_window`] decisions have been judged (agreements count as zero),
-//!   and their summed `r_m − r_s` exceeds [`GuardConfig::regret_limit`], the shadow takes the
+//!   regret is known exactly. By the interchange argument behind shortest remaining work (the
+//!   oracle the head is trained on), one tick given to the task with more work left instead of
+//!   the one with less delays the shorter task's completion by that tick and completes nothing
+//!   sooner: +1 tick of total turnaround; the other way round saves one; equal work left costs
+//!   nothing. When [`GuardConfig::regret_window`] decisions have been judged (agreements count
+//!   as zero) and their net regret exceeds [`GuardConfig::regret_limit`], the shadow takes the
 //!   CPU for [`GuardConfig::cooldown`] ticks while the model keeps being scored and judged
 //!   alongside, so it regains control only by showing a good window. The judgement lags the
 //!   decisions (tasks must finish first); decisions about tasks that never exit are never
@@ -276,8 +277,8 @@ pub struct GuardConfig {
     pub budget_cycles: u64,
     /// Judged decisions per regret window.
     pub regret_window: u32,
-    /// Net hindsight regret (ticks of remaining work) a window may accumulate before the
-    /// guard trips.
+    /// Net hindsight regret (ticks of total turnaround lost against the shadow) a window may
+    /// accumulate before the guard trips.
     pub regret_limit: i64,
     /// Ticks the shadow keeps the CPU after the regret guard trips.
     pub cooldown: Tick,
@@ -289,8 +290,8 @@ impl Default for GuardConfig {
             // 100 µs at 3 GHz: a tenth of a 1 kHz tick.
             budget_cycles: 300_000,
             regret_window: 256,
-            // Two ticks of extra remaining work per judged decision, on average.
-            regret_limit: 512,
+            // Worse than the shadow on a net eighth of the window's decisions.
+            regret_limit: 32,
             cooldown: 256,
         }
     }
@@ -546,8 +547,12 @@ impl<S: Scorer> LearnedScheduler<S> {
                 i += 1;
                 continue;
             }
-            let regret = i64::from(tm.saturating_sub(p.model_used))
-                - i64::from(ts.saturating_sub(p.shadow_used));
+            let (left_m, left_s) = (
+                tm.saturating_sub(p.model_used),
+                ts.saturating_sub(p.shadow_used),
+            );
+            // The tick's cost in turnaround against the shadow's pick (module docs, "regret").
+            let regret = left_m.cmp(&left_s) as i64;
             self.pending.copy_within(i + 1..self.pending_len, i);
             self.pending_len -= 1;
             self.count_judged(now, regret);

@@ -183,7 +183,7 @@ fn regret_guard_judges_in_hindsight_trips_on_a_bad_window_and_recovers() {
     use std::rc::Rc;
     let config = GuardConfig {
         regret_window: 8,
-        regret_limit: 50,
+        regret_limit: 4,
         cooldown: 20,
         ..GuardConfig::default()
     };
@@ -213,7 +213,8 @@ fn regret_guard_judges_in_hindsight_trips_on_a_bad_window_and_recovers() {
         );
     }
     // Task 1 turns out to have had 1000 - 40 ticks left, task 2 only 3 - 2: each of those
-    // decisions cost 959 ticks of turnaround. The next decision judges them and trips.
+    // decisions delayed the shorter task by a tick, 8 ticks net against a limit of 4. The next
+    // decision judges them and trips.
     l.on_exit(TaskId(1), 1000);
     l.on_exit(TaskId(2), 3);
     for t in 8..28 {
