@@ -35,6 +35,8 @@
 //! ch. 8 (MLFQ), ch. 9 (proportional share); Linux `Documentation/scheduler/sched-design-CFS.rst`
 //! and `kernel/sched/fair.c` (virtual runtime, `sched_prio_to_weight`, `place_entity`).
 
+#[cfg(not(target_os = "none"))]
+pub mod gittins;
 pub mod learned;
 pub mod policy;
 #[cfg(not(target_os = "none"))]

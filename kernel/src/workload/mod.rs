@@ -135,11 +135,51 @@ impl SplitMix64 {
     }
 }
 
+/// Shortest batch length band: `[BATCH_BASE, 2·BATCH_BASE)` ticks.
+const BATCH_BASE: Tick = 4;
+/// Highest doubling of the batch band (`k` of [`heavy_tailed`]).
+const BATCH_MAX_DOUBLINGS: u32 = 7;
+/// Total work of an `interactive` job, ticks (inclusive range).
+const INTERACTIVE_WORK: (Tick, Tick) = (4, 40);
+/// Total work of an `io` job, ticks (inclusive range).
+const IO_WORK: (Tick, Tick) = (10, 120);
+
 /// A batch job's length: `4·2^k` plus up to as much again, `k` geometric, capped at `k = 7`.
 fn heavy_tailed(rng: &mut SplitMix64) -> Tick {
-    let k = (rng.next_u64() | 1 << 7).trailing_zeros();
-    let base = 4u64 << k;
+    let k = (rng.next_u64() | 1 << BATCH_MAX_DOUBLINGS).trailing_zeros();
+    let base = BATCH_BASE << k;
     base + rng.range(0, base - 1)
+}
+
+/// The distribution of a job's total work (CPU ticks) given its class, as [`generate`] draws
+/// it in every mix: `p[w]` is the chance of exactly `w` ticks. This is what a scheduler may
+/// know without knowing the job (the Gittins index policy reads it); host only.
+#[cfg(not(target_os = "none"))]
+pub fn work_distribution(class: TaskClass) -> Vec<f64> {
+    let uniform = |(lo, hi): (Tick, Tick)| {
+        let mut p = alloc::vec![0.0; hi as usize + 1];
+        for w in lo..=hi {
+            p[w as usize] = 1.0 / (hi - lo + 1) as f64;
+        }
+        p
+    };
+    match class {
+        TaskClass::Batch => {
+            let top = (BATCH_BASE << BATCH_MAX_DOUBLINGS) * 2;
+            let mut p = alloc::vec![0.0; top as usize];
+            for k in 0..=BATCH_MAX_DOUBLINGS {
+                // k < max: 2^-(k+1); the cap takes the rest, 2^-max.
+                let pk = 0.5f64.powi(k.min(BATCH_MAX_DOUBLINGS - 1) as i32 + 1);
+                let base = BATCH_BASE << k;
+                for w in base..2 * base {
+                    p[w as usize] += pk / base as f64;
+                }
+            }
+            p
+        }
+        TaskClass::Interactive => uniform(INTERACTIVE_WORK),
+        TaskClass::Normal => uniform(IO_WORK),
+    }
 }
 
 fn draw_job(mix: Mix, rng: &mut SplitMix64) -> Job {
@@ -158,14 +198,14 @@ fn draw_job(mix: Mix, rng: &mut SplitMix64) -> Job {
                 block: rng.range(5, 30),
             }),
             class: TaskClass::Interactive,
-            ..Job::new(0, rng.range(4, 40))
+            ..Job::new(0, rng.range(INTERACTIVE_WORK.0, INTERACTIVE_WORK.1))
         },
         Mix::Io => Job {
             io: Some(Io {
                 run: rng.range(2, 8),
                 block: rng.range(10, 50),
             }),
-            ..Job::new(0, rng.range(10, 120))
+            ..Job::new(0, rng.range(IO_WORK.0, IO_WORK.1))
         },
         _ => Job {
             class: TaskClass::Batch,
@@ -241,6 +281,38 @@ mod tests {
             assert!((0.35..0.65).contains(&ratio), "k={k}: {ratio}");
         }
         assert!(lens.iter().all(|&l| (4..1024).contains(&l)));
+    }
+
+    #[test]
+    fn work_distribution_is_what_generate_draws() {
+        for (mix, _) in Mix::ALL {
+            let jobs: Vec<Job> = (0..200)
+                .flat_map(|seed| generate(mix, seed, 20_000))
+                .collect();
+            for class in TaskClass::ALL {
+                let works: Vec<Tick> = jobs
+                    .iter()
+                    .filter(|j| j.class == class)
+                    .map(|j| j.work)
+                    .collect();
+                if works.len() < 2000 {
+                    continue;
+                }
+                let p = work_distribution(class);
+                assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+                // Compare in 8 quantile-like bands of the support: each band's share within 3%.
+                let cdf_at = |w: usize| p[..w.min(p.len())].iter().sum::<f64>();
+                for cut in [8usize, 16, 30, 50, 80, 130, 300, 600] {
+                    let seen = works.iter().filter(|&&x| (x as usize) < cut).count() as f64
+                        / works.len() as f64;
+                    let want = cdf_at(cut);
+                    assert!(
+                        (seen - want).abs() < 0.03,
+                        "{mix:?} {class:?}: P(work < {cut}) drawn {seen:.3}, distribution {want:.3}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -33,6 +33,7 @@ fn policies() -> Vec<Box<dyn Policy>> {
         })),
         Box::new(Mlfq::<CAP>::default()),
         Box::new(Mlfq::<CAP>::new(quick_boost)),
+        Box::new(crate::sched::gittins::GittinsIndex::new()),
     ]
 }
 
