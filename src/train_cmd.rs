@@ -2,7 +2,7 @@
 //! model (GGUF) and its model card out. The work is `augur_trainer::train`; this file maps
 //! options onto its configuration and prints what it measured.
 
-use augur_trainer::{HoldOut, TraceSource, TrainConfig, TrainReport, train};
+use augur_trainer::{HeadLoss, HoldOut, TraceSource, TrainConfig, TrainReport, train};
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,9 +30,20 @@ pub struct TrainArgs {
     /// Scheduler-head fine-tuning epochs.
     #[arg(long, default_value_t = 8)]
     finetune_epochs: usize,
+    /// The scheduler head's fine-tuning loss: listwise (which task the oracle picks) or
+    /// pairwise (which of two tasks has less work left).
+    #[arg(long, default_value = "listwise", value_parser = head_loss)]
+    head_loss: HeadLoss,
     /// Most training decisions used (a seeded subsample beyond that).
     #[arg(long, default_value_t = 60_000)]
     max_decisions: usize,
+}
+
+fn head_loss(name: &str) -> Result<HeadLoss, String> {
+    HeadLoss::from_name(name).ok_or_else(|| {
+        let names: Vec<_> = HeadLoss::ALL.iter().map(|(_, n)| *n).collect();
+        format!("unknown loss `{name}`; valid losses: {}", names.join(", "))
+    })
 }
 
 /// Runs `augur train`.
@@ -55,6 +66,7 @@ pub fn run(args: TrainArgs, command_line: &str) -> ExitCode {
     config.pretrain_epochs = args.pretrain_epochs;
     config.finetune_epochs = args.finetune_epochs;
     config.max_decisions = args.max_decisions;
+    config.head_loss = args.head_loss;
     config.holdout = HoldOut {
         seeds_from: Some(args.holdout_seeds_from),
         mixes: args
@@ -93,8 +105,10 @@ fn print_report(r: &TrainReport) {
         r.train.pretrain_mse, r.heldout.pretrain_mse, r.heldout.persistence_mse
     );
     println!(
-        "  listwise loss: train {:.3} held-out {:.3}",
-        r.train.finetune_loss, r.heldout.finetune_loss
+        "  {} loss: train {:.3} held-out {:.3}",
+        r.head_loss.name(),
+        r.train.finetune_loss,
+        r.heldout.finetune_loss
     );
     println!(
         "  oracle agreement held-out: float {:.1}%, int8 {:.1}% (random {:.1}%, logged policy {:.1}%)",

@@ -143,7 +143,10 @@ pub fn card_markdown(r: &TrainReport) -> String {
             h.decisions.to_string(),
         ),
         (
-            "listwise loss (float)",
+            match r.head_loss {
+                crate::HeadLoss::Listwise => "listwise loss (float)",
+                crate::HeadLoss::Pairwise => "pairwise loss (float)",
+            },
             format!("{:.4}", t.finetune_loss),
             format!("{:.4}", h.finetune_loss),
         ),

@@ -86,6 +86,8 @@ pub struct DecisionExample {
     pub rows: Vec<CandidateRow>,
     /// Per candidate: whether the oracle (least remaining work) would pick it.
     pub best: Vec<bool>,
+    /// Per candidate: its remaining work, as far as the trace tells.
+    pub remaining: Vec<Remaining>,
     /// Index of the candidate the traced policy chose, when it is one of them.
     pub chosen: Option<usize>,
 }
@@ -94,6 +96,14 @@ impl DecisionExample {
     /// Whether the candidate at `pick` agrees with the oracle.
     pub fn agrees(&self, pick: usize) -> bool {
         self.best.get(pick).copied().unwrap_or(false)
+    }
+
+    /// Whether candidate `i` surely has less work left than candidate `j`.
+    pub fn shorter(&self, i: usize, j: usize) -> bool {
+        match (self.remaining.get(i), self.remaining.get(j)) {
+            (Some(a), Some(b)) => a.surely_less(*b),
+            _ => false,
+        }
     }
 
     /// Chance that a uniformly random pick agrees with the oracle.
@@ -170,11 +180,23 @@ struct RawDecision {
     candidates: Vec<(u32, [i16; CANDIDATE_FEATURES])>,
 }
 
-/// Remaining work of one candidate, as far as the trace tells.
+/// Remaining work of one candidate (CPU ticks), as far as the trace tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Remaining {
+pub enum Remaining {
+    /// The task exited: exactly this much was left.
     Known(i64),
+    /// The task did not exit in the trace: it was seen to use at least this much more.
     AtLeast(i64),
+}
+
+impl Remaining {
+    /// Whether this is surely less work than `other`.
+    pub fn surely_less(self, other: Remaining) -> bool {
+        match (self, other) {
+            (Remaining::Known(a), Remaining::Known(b) | Remaining::AtLeast(b)) => a < b,
+            (Remaining::AtLeast(_), _) => false,
+        }
+    }
 }
 
 /// Decodes a whole trace (bytes of a file) into a dataset. Never fails: damage is reported in
@@ -253,7 +275,8 @@ pub fn decode_trace(path: &Path, bytes: &[u8]) -> TraceData {
             continue;
         }
         let window = data.window_ending_at(d.rows_before.checked_sub(1));
-        let best = label(&d, &exits, &seen_cpu);
+        let remaining = remaining_work(&d, &exits, &seen_cpu);
+        let best = label(&remaining);
         let (Some(window), Some(best)) = (window, best) else {
             data.unlabelled += 1;
             continue;
@@ -271,20 +294,20 @@ pub fn decode_trace(path: &Path, bytes: &[u8]) -> TraceData {
             window,
             rows,
             best,
+            remaining,
             chosen: d.candidates.iter().position(|(t, _)| *t == d.chosen),
         });
     }
     data
 }
 
-/// The oracle's best set for one decision, or `None` when the trace cannot tell it.
-fn label(
+/// Each candidate's remaining work, as far as the trace tells.
+fn remaining_work(
     d: &RawDecision,
     exits: &HashMap<u32, i32>,
     seen_cpu: &HashMap<u32, i64>,
-) -> Option<Vec<bool>> {
-    let remaining: Vec<Remaining> = d
-        .candidates
+) -> Vec<Remaining> {
+    d.candidates
         .iter()
         .map(|(task, f)| {
             let cpu = i64::from(f[CPU_TOTAL_FEATURE]);
@@ -298,7 +321,11 @@ fn label(
                 _ => Remaining::AtLeast(seen_cpu.get(task).map_or(0, |&s| s - cpu).max(0)),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The oracle's best set for one decision, or `None` when the trace cannot tell it.
+fn label(remaining: &[Remaining]) -> Option<Vec<bool>> {
     let least = remaining
         .iter()
         .filter_map(|r| match r {

@@ -7,7 +7,7 @@
 //!    `to_model_input`, label decisions by the shortest-remaining-work oracle, and split files
 //!    into training and held-out sets by seed and by mix ([`HoldOut`]).
 //! 2. **Pretrain** the backbone self-supervised (next tick's telemetry), then **fine-tune**
-//!    the `sched` head on the hindsight labels with a listwise loss, in candle on the CPU
+//!    the `sched` head on the hindsight labels (listwise or pairwise, [`HeadLoss`]), in candle on the CPU
 //!    ([`net`]).
 //! 3. **Quantize and check** ([`check`]): calibration from the training traces; the file must
 //!    load, match the kernel's schema, agree with tract-core within the derived bound, and its
@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 pub use card::{card_markdown, write_model_card};
 pub use check::{CheckFailure, ReferenceStats};
 pub use dataset::{DecisionExample, TraceData, TraceName};
-pub use net::Shape;
+pub use net::{HeadLoss, Shape};
 
 /// Which trace files are held out of training (evaluation only).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -113,6 +113,8 @@ pub struct TrainConfig {
     pub backbone_finetune_lr: f64,
     /// Fine-tune the head with int8 rounding in the forward pass (see [`net::Net::finetune`]).
     pub quantization_aware: bool,
+    /// The head's fine-tuning loss.
+    pub head_loss: HeadLoss,
     /// Most pretraining pairs used (a seeded subsample beyond that).
     pub max_pretrain_pairs: usize,
     /// Most training decisions used (a seeded subsample beyond that).
@@ -146,6 +148,7 @@ impl TrainConfig {
             finetune_lr: 3e-3,
             backbone_finetune_lr: 0.0,
             quantization_aware: true,
+            head_loss: HeadLoss::default(),
             max_pretrain_pairs: 100_000,
             max_decisions: 60_000,
             max_heldout_decisions: 20_000,
@@ -305,6 +308,8 @@ pub struct TrainReport {
     /// Seconds per stage: (stage, seconds).
     pub timings: Vec<(&'static str, f64)>,
     /// The configuration, as the card prints it.
+    /// The head's fine-tuning loss.
+    pub head_loss: HeadLoss,
     pub config: String,
     /// The command line.
     pub command_line: String,
@@ -460,6 +465,7 @@ pub fn train(
     let tick_rows = splits.train.iter().flat_map(|d| &d.ticks);
     let cand_rows = train_ex.iter().flat_map(|e| &e.rows);
     let mut net = net::Net::new(config.shape, config.seed, tick_rows, cand_rows)?;
+    net.head_loss = config.head_loss;
     let target_norm = net::Standardizer::fit(
         augur_kernel::telemetry::TELEMETRY_FIELDS,
         train_pairs.iter().map(|(_, t)| &t[..]),
@@ -579,6 +585,7 @@ pub fn train(
         schema_version: SCHEMA_VERSION,
         shape: config.shape,
         timings,
+        head_loss: config.head_loss,
         config: describe_config(config),
         command_line: config.command_line.clone(),
         holdout,
@@ -614,7 +621,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> 
 fn describe_config(c: &TrainConfig) -> String {
     format!(
         "seed {}; hold out {}; backbone {}→{}→{} ReLU, head [{} emb | 8 features]→{} ReLU→1; \
-         pretrain {} epochs lr {}; fine-tune {} epochs lr {} (backbone lr {}, quantization-aware {}); batch {}; \
+         pretrain {} epochs lr {}; fine-tune {} epochs lr {} ({} loss, backbone lr {}, quantization-aware {}); batch {}; \
          at most {} pretraining pairs, {} training and {} held-out decisions; \
          {} calibration samples; {} reference samples; max agreement drop {}",
         c.seed,
@@ -628,6 +635,7 @@ fn describe_config(c: &TrainConfig) -> String {
         c.pretrain_lr,
         c.finetune_epochs,
         c.finetune_lr,
+        c.head_loss.name(),
         c.backbone_finetune_lr,
         c.quantization_aware,
         c.batch,

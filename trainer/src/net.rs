@@ -8,11 +8,8 @@
 //!
 //! - Stage 1 (self-supervised): `decoder(backbone(window_t))` regresses the standardised int8
 //!   telemetry of tick `t + 1` (MSE).
-//! - Stage 2 (hindsight): the head scores every candidate of a decision; the loss is the
-//!   listwise softmax cross-entropy of the oracle's best set,
-//!   `logsumexp(all scores) − logsumexp(scores of the best set)` (with one best candidate this
-//!   is plain softmax cross-entropy; with ties any best pick is right). The backbone is frozen
-//!   unless a backbone learning rate is given.
+//! - Stage 2 (hindsight): the head scores every candidate of a decision, with one of two
+//!   losses ([`HeadLoss`]). The backbone is frozen unless a backbone learning rate is given.
 //!
 //! Weights are initialised from a seeded generator (He-uniform, as `augur_weights` does), and
 //! batches are drawn in a seeded order, so a run is a function of its data and seed.
@@ -33,6 +30,44 @@ use crate::dataset::{CandidateRow, DecisionExample, TickRow, Window};
 const MASK_PENALTY: f32 = 1.0e4;
 /// Smallest standard deviation a column is divided by (a constant column stays as it is).
 const MIN_STD: f32 = 1.0;
+
+/// What the scheduler head is fine-tuned to get right.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HeadLoss {
+    /// Which candidate is the oracle's pick: the softmax cross-entropy of the oracle's best
+    /// set, `logsumexp(all scores) − logsumexp(scores of the best set)` (with one best
+    /// candidate plain softmax cross-entropy; with ties any best pick is right).
+    #[default]
+    Listwise,
+    /// The order of remaining work (RankNet): for every pair where the trace shows candidate
+    /// `i` had less work left than `j`, `softplus(s_j − s_i)`, averaged over the batch's pairs.
+    /// Why pairs: giving a tick to `j` instead of the shortest task delays, under
+    /// shortest-remaining-work from then on, each task with less work left than `j` by that
+    /// tick (the interchange argument), so a pick costs as many ticks of turnaround as there
+    /// are shorter candidates, which the listwise loss does not weigh.
+    Pairwise,
+}
+
+impl HeadLoss {
+    /// Every loss with its command-line name.
+    pub const ALL: [(HeadLoss, &'static str); 2] = [
+        (HeadLoss::Listwise, "listwise"),
+        (HeadLoss::Pairwise, "pairwise"),
+    ];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(l, _)| *l == self)
+            .map_or("?", |(_, n)| n)
+    }
+
+    /// The loss called `name`.
+    pub fn from_name(name: &str) -> Option<HeadLoss> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(l, _)| *l)
+    }
+}
 
 /// Layer widths.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,14 +190,21 @@ pub struct Net {
     cand_norm: Standardizer,
     /// Whether the head sees int8 rounding while it is fine-tuned (see [`Net::finetune`]).
     fake_quant: bool,
+    /// The fine-tuning loss.
+    pub head_loss: HeadLoss,
 }
 
 /// A batch of decisions as tensors.
 struct DecisionBatch {
     windows: Tensor,
     cands: Tensor,
+    /// `[b, k]`: 1 for a real candidate, 0 for padding.
     mask: Tensor,
+    /// `[b, k]`: 1 for the oracle's picks.
     best: Tensor,
+    /// `[b, k, k]`: 1 where candidate `i` (row) surely had less work left than `j` (column);
+    /// only built for the pairwise loss.
+    shorter: Option<Tensor>,
 }
 
 fn decision_batch(net: &Net, examples: &[&DecisionExample]) -> candle_core::Result<DecisionBatch> {
@@ -172,21 +214,19 @@ fn decision_batch(net: &Net, examples: &[&DecisionExample]) -> candle_core::Resu
     let mut cands = Vec::with_capacity(b * k * CANDIDATE_FEATURES);
     let mut mask = Vec::with_capacity(b * k);
     let mut best = Vec::with_capacity(b * k);
+    let pairwise = net.head_loss == HeadLoss::Pairwise;
+    let mut shorter = Vec::with_capacity(if pairwise { b * k * k } else { 0 });
     let pad = [0i8; CANDIDATE_FEATURES];
+    let flag = |b: bool| f32::from(u8::from(b));
     for e in examples {
         net.window_norm.apply(&e.window, &mut windows);
         for i in 0..k {
-            match e.rows.get(i) {
-                Some(r) => {
-                    net.cand_norm.apply(r, &mut cands);
-                    mask.push(1f32);
-                    best.push(f32::from(u8::from(e.best[i])));
-                }
-                None => {
-                    net.cand_norm.apply(&pad, &mut cands);
-                    mask.push(0.0);
-                    best.push(0.0);
-                }
+            net.cand_norm
+                .apply(e.rows.get(i).unwrap_or(&pad), &mut cands);
+            mask.push(flag(i < e.rows.len()));
+            best.push(flag(e.best.get(i).copied().unwrap_or(false)));
+            if pairwise {
+                shorter.extend((0..k).map(|j| flag(e.shorter(i, j))));
             }
         }
     }
@@ -196,6 +236,11 @@ fn decision_batch(net: &Net, examples: &[&DecisionExample]) -> candle_core::Resu
         cands: Tensor::from_vec(cands, (b, k, CANDIDATE_FEATURES), dev)?,
         mask: Tensor::from_vec(mask, (b, k), dev)?,
         best: Tensor::from_vec(best, (b, k), dev)?,
+        shorter: if pairwise {
+            Some(Tensor::from_vec(shorter, (b, k, k), dev)?)
+        } else {
+            None
+        },
     })
 }
 
@@ -208,6 +253,12 @@ fn logsumexp(x: &Tensor) -> candle_core::Result<Tensor> {
         .log()?
         .add(&m)?
         .squeeze(D::Minus1)
+}
+
+/// `log(1 + exp(x))`, stable: `max(x, 0) + log(1 + exp(−|x|))`.
+fn softplus(x: &Tensor) -> candle_core::Result<Tensor> {
+    x.relu()?
+        .add(&x.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?)
 }
 
 /// Levels of a symmetric int8 tensor on each side of zero (the quantizer's `max|x| / 127`).
@@ -288,6 +339,7 @@ impl Net {
             window_norm: Standardizer::window_from_ticks(&tick_norm),
             cand_norm: Standardizer::fit(CANDIDATE_FEATURES, candidates.map(|r| &r[..])),
             fake_quant: false,
+            head_loss: HeadLoss::default(),
         })
     }
 
@@ -417,10 +469,20 @@ impl Net {
     fn decision_loss(&self, batch: &DecisionBatch) -> candle_core::Result<Tensor> {
         let emb = self.backbone(&batch.windows)?;
         let scores = self.head(&emb, &batch.cands)?;
-        let pen = |m: &Tensor| (m - 1.0)?.affine(f64::from(MASK_PENALTY), 0.0);
-        let all = scores.add(&pen(&batch.mask)?)?;
-        let best = scores.add(&pen(&batch.best)?)?;
-        logsumexp(&all)?.sub(&logsumexp(&best)?)?.mean_all()
+        match &batch.shorter {
+            None => {
+                let pen = |m: &Tensor| (m - 1.0)?.affine(f64::from(MASK_PENALTY), 0.0);
+                let all = scores.add(&pen(&batch.mask)?)?;
+                let best = scores.add(&pen(&batch.best)?)?;
+                logsumexp(&all)?.sub(&logsumexp(&best)?)?.mean_all()
+            }
+            Some(shorter) => {
+                // diff[b, i, j] = s_j − s_i: positive when the longer task `j` outscores `i`.
+                let diff = scores.unsqueeze(1)?.broadcast_sub(&scores.unsqueeze(2)?)?;
+                let pairs = shorter.sum_all()?.affine(1.0, 1e-6)?;
+                softplus(&diff)?.mul(shorter)?.sum_all()?.div(&pairs)
+            }
+        }
     }
 
     /// Stage 2. Returns the mean loss of the last epoch. With `quantization_aware`, the
@@ -464,15 +526,16 @@ impl Net {
             }
             last = sum / n.max(1) as f64;
             progress(&format!(
-                "fine-tune epoch {}/{}: listwise loss {last:.4}",
+                "fine-tune epoch {}/{}: {} loss {last:.4}",
                 epoch + 1,
-                opts.epochs
+                opts.epochs,
+                self.head_loss.name()
             ));
         }
         Ok(last)
     }
 
-    /// Mean listwise loss over `examples`.
+    /// Mean fine-tuning loss over `examples` (each batch's mean, weighted by its decisions).
     pub fn finetune_eval(
         &self,
         examples: &[&DecisionExample],
@@ -574,6 +637,23 @@ mod tests {
     use super::*;
 
     /// The export folds the standardisation into the first layers: the exported float model
+    /// Softplus is exact where the naive form overflows or loses everything to rounding.
+    #[test]
+    fn softplus_is_stable() {
+        let x = Tensor::new(&[-100f32, -1.0, 0.0, 1.0, 100.0], &Device::Cpu).unwrap();
+        let got: Vec<f32> = softplus(&x).unwrap().to_vec1().unwrap();
+        let want = [
+            3.7e-44f32,
+            0.313_261_7,
+            core::f32::consts::LN_2,
+            1.313_261_7,
+            100.0,
+        ];
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() <= 1e-6 * (1.0 + w.abs()), "{g} vs {w}");
+        }
+    }
+
     /// on raw int8 inputs must score exactly what the candle network scores on standardised
     /// ones.
     #[test]
@@ -592,6 +672,9 @@ mod tests {
             window: int8(MODEL_INPUT_LEN, 60).try_into().unwrap(),
             rows: cands[..5].to_vec(),
             best: vec![true, false, false, false, false],
+            remaining: [1, 5, 9, 9, 40]
+                .map(crate::dataset::Remaining::Known)
+                .to_vec(),
             chosen: None,
         };
         let batch = decision_batch(&net, &[&ex]).unwrap();
