@@ -8,11 +8,12 @@
 //! (DESIGN.md §3); a hosted OS does it for every process. Intel SDM vol. 1 §14.3
 //! "Detection of Intel AVX instructions".
 //!
-//! VNNI (EVEX `vpdpbusd`, used at YMM width) needs AVX2 as above, plus CPUID leaf 7 EBX bits 16
-//! (AVX512F) and 31 (AVX512VL) and ECX bit 11 (AVX512_VNNI), plus XCR0 bits 5, 6 and 7 (opmask,
-//! upper halves of ZMM0-15, ZMM16-31): any EVEX instruction, even one on YMM registers, raises
-//! #UD unless the OS enabled all three (SDM vol. 1 §15.2 "Detection of AVX-512 foundation
-//! instructions").
+//! VNNI (EVEX `vpdpbusd`, used at YMM width, and at ZMM width in the whole-head kernel) needs
+//! AVX2 as above, plus CPUID leaf 7 EBX bits 16 (AVX512F), 30 (AVX512BW: byte and word
+//! operations at ZMM width; every AVX512_VNNI CPU has it) and 31 (AVX512VL) and ECX bit 11
+//! (AVX512_VNNI), plus XCR0 bits 5, 6 and 7 (opmask, upper halves of ZMM0-15, ZMM16-31): any
+//! EVEX instruction, even one on YMM registers, raises #UD unless the OS enabled all three (SDM
+//! vol. 1 §15.2 "Detection of AVX-512 foundation instructions").
 //!
 //! # Notes
 //! The Augur kernel does not use VNNI yet, and [`Backend::detect`] there keeps answering AVX2:
@@ -28,8 +29,9 @@ pub enum Backend {
     Scalar,
     /// Inline-`asm!` AVX2 micro-kernels (YMM registers; caller provides a SIMD section).
     Avx2,
-    /// Inline-`asm!` AVX-512 VNNI micro-kernels (EVEX `vpdpbusd` on YMM registers, 32 vector
-    /// registers); needs the OS to have enabled AVX-512 state. Host only for now (module docs).
+    /// Inline-`asm!` AVX-512 VNNI micro-kernels (EVEX `vpdpbusd` on YMM registers, ZMM in the
+    /// whole-head kernel, 32 vector registers); needs AVX512BW too, and the OS to have enabled
+    /// AVX-512 state. Host only for now (module docs).
     Vnni,
 }
 
@@ -102,6 +104,9 @@ fn vnni_usable() -> bool {
     const EBX_AVX512F: u32 = 1 << 16;
     /// CPUID.(7,0):EBX.AVX512VL.
     const EBX_AVX512VL: u32 = 1 << 31;
+    /// CPUID.(7,0):EBX.AVX512BW (byte/word packs and clamps at ZMM width, `vnni/head.rs`;
+    /// every CPU with AVX512_VNNI has it).
+    const EBX_AVX512BW: u32 = 1 << 30;
     /// CPUID.(7,0):ECX.AVX512_VNNI.
     const ECX_AVX512_VNNI: u32 = 1 << 11;
     /// XCR0 bits for SSE, AVX, opmask, ZMM0-15 upper halves and ZMM16-31.
@@ -112,9 +117,8 @@ fn vnni_usable() -> bool {
         return false;
     }
     let leaf7 = __cpuid_count(7, 0);
-    if leaf7.ebx & (EBX_AVX512F | EBX_AVX512VL) != EBX_AVX512F | EBX_AVX512VL
-        || leaf7.ecx & ECX_AVX512_VNNI == 0
-    {
+    let ebx = EBX_AVX512F | EBX_AVX512VL | EBX_AVX512BW;
+    if leaf7.ebx & ebx != ebx || leaf7.ecx & ECX_AVX512_VNNI == 0 {
         return false;
     }
     // SAFETY: `avx2_usable` returned true, so CPUID.1:ECX.OSXSAVE is set.

@@ -16,9 +16,12 @@
 //! (`base = bias + W[:, ..E] · embedding`) is computed once per call, and each candidate only
 //! adds `W[:, E..] · features`. Candidates go through the head [`HEAD_BATCH`] at a time, so the
 //! scratch size does not depend on how many there are.
-//! On VNNI, a head ending in one i32 output over an int8 hidden layer (the Augur heads) runs its
-//! last two layers as one fused kernel (`kernels::vnni::requant_score`), writing the scores
-//! straight into the caller's slice. Its backbone layers (one row each) run
+//! On VNNI, a two-layer head ending in one i32 output over an int8 hidden layer (the Augur heads)
+//! runs whole as one kernel (`kernels::vnni::head_scores`): the embedding's part, then per tile
+//! of 8 candidates (read in place where their rows are whole 4-byte groups) the hidden layer,
+//! its requantization and the score, the hidden activations kept in registers. Longer heads
+//! with such an ending run their last two layers as one fused kernel
+//! (`kernels::vnni::requant_score`), writing the scores straight into the caller's slice. Its backbone layers (one row each) run
 //! `kernels::vnni::gemm_requant_row`, requantizing in registers from starting values with the
 //! signed-input correction folded in at construction.
 
@@ -53,6 +56,13 @@ struct LayerPlan {
     /// (`vnni::score_weights`), `score_w_len` values at byte offset `score_w`; 0 otherwise.
     score_w: usize,
     score_w_len: usize,
+    /// A head's first layer when VNNI runs the whole head as one kernel (see [`fused_head`]):
+    /// `vnni::head_prepare`'s form, `head_len` bytes at byte offset `head`; 0 otherwise.
+    head: usize,
+    head_len: usize,
+    /// That head's shape, kept so a call needs no graph walk to find it.
+    #[cfg(target_arch = "x86_64")]
+    head_shape: Option<kernels::vnni::HeadShape>,
 }
 
 /// Scratch layout, a pure function of the graph (so `scratch_len` needs no backend).
@@ -127,6 +137,16 @@ pub(crate) fn plan_for(graph: &Graph<'_>) -> Plan {
             lp.packed_cand_len = simd_packed_len(layer.outputs, layer.inputs - embedding);
             lp.packed_cand = alloc(lp.packed_cand_len);
         }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(shape) = graph
+            .heads()
+            .filter(|h| h.first_layer == i)
+            .find_map(|h| fused_head(graph, h))
+        {
+            lp.head_len = shape.prepared_len();
+            lp.head = alloc(lp.head_len);
+            lp.head_shape = Some(shape);
+        }
     }
     let prep_len = off;
     let pad = |n: usize| round_up(round_up(n, LANES), ALIGN);
@@ -179,6 +199,37 @@ fn fusable_tail(graph: &Graph<'_>, head: &Head) -> Option<usize> {
         && matches!(l.output, LayerOutput::I32)
         && matches!(hidden.output, LayerOutput::I8 { .. });
     fits.then_some(last)
+}
+
+/// Whether the embedding may be negative (the heads' first layers then take it as signed input).
+fn embedding_signed(graph: &Graph<'_>) -> bool {
+    graph
+        .backbone()
+        .last()
+        .is_none_or(|l| !matches!(l.output, LayerOutput::I8 { lo: 0.., .. }))
+}
+
+/// The shape of `head` if VNNI runs it whole as one kernel (`vnni::head_scores`): exactly two
+/// layers, an int8 hidden layer over the candidates and a fusable one-output score layer
+/// ([`fusable_tail`]), and at least one candidate feature.
+#[cfg(target_arch = "x86_64")]
+fn fused_head(graph: &Graph<'_>, head: &Head) -> Option<kernels::vnni::HeadShape> {
+    let l1 = graph.layer(head.first_layer)?;
+    let LayerOutput::I8 { lo, hi } = l1.output else {
+        return None;
+    };
+    let fits = head.layer_count == 2
+        && fusable_tail(graph, head) == Some(head.first_layer + 1)
+        && head.candidate_features > 0
+        && l1.outputs > 0;
+    fits.then_some(kernels::vnni::HeadShape {
+        e: graph.embedding_len(),
+        emb_signed: embedding_signed(graph),
+        k: head.candidate_features,
+        n: l1.outputs,
+        lo,
+        hi,
+    })
 }
 
 /// Bytes of the packed form of an `n × k` matrix for whichever SIMD backend runs (VNNI's
@@ -276,6 +327,8 @@ struct Prepared<'p> {
     gemv: bool,
     /// See [`LayerPlan::score_w`]; empty where not fused.
     score_w: &'p [i32],
+    /// See [`LayerPlan::head`]; empty where not fused.
+    head: &'p [u8],
 }
 
 impl Prepared<'_> {
@@ -286,6 +339,7 @@ impl Prepared<'_> {
         packed_cand: &[],
         gemv: false,
         score_w: &[],
+        head: &[],
     };
 }
 
@@ -297,6 +351,7 @@ fn prepared_of<'p>(prep: &'p [u8], lp: &LayerPlan) -> Prepared<'p> {
         packed_cand: &prep[lp.packed_cand..][..lp.packed_cand_len],
         gemv: lp.gemv,
         score_w: i32s(&prep[lp.score_w..][..lp.score_w_len * 4]),
+        head: &prep[lp.head..][..lp.head_len],
     }
 }
 
@@ -477,6 +532,22 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
                 let wide = i32s_mut(&mut prep[lp.score_w..][..lp.score_w_len * 4]);
                 kernels::vnni::score_weights(w, k, wide);
             }
+            #[cfg(target_arch = "x86_64")]
+            if let (Kernels::Vnni(_), Some(shape), Some(tail)) =
+                (kernels, lp.head_shape, graph.layer(i + 1))
+            {
+                kernels::vnni::head_prepare(
+                    &shape,
+                    w,
+                    k,
+                    layer.bias.iter(),
+                    layer.multiplier.iter(),
+                    layer.shift.iter(),
+                    tail.weight,
+                    tail.bias.get(0).unwrap_or(0),
+                    &mut prep[lp.head..][..lp.head_len],
+                );
+            }
         }
         let prep: &'s [u8] = prep;
         let layer_count = graph.layers().count();
@@ -616,11 +687,46 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
         if !self.have_embedding {
             return Err(RunError::NoEmbedding);
         }
+        // VNNI runs a two-layer head whole (`vnni::head_scores`, which computes the embedding's
+        // part itself): whole tiles read in place, the rest through the padded buffer.
+        #[cfg(target_arch = "x86_64")]
+        if let (Kernels::Vnni(t), Some(shape), Some(p1)) = (
+            self.kernels,
+            self.plan.layers[h.first_layer].head_shape,
+            self.prepared.get(h.first_layer),
+        ) {
+            let w = &mut self.work;
+            let (emb, base) = (&*w.emb, &mut *w.base);
+            let mut run = |x: &[i8], stride: usize, out: &mut [i32]| {
+                kernels::vnni::head_scores(t, &shape, p1.head, emb, base, x, stride, out)
+            };
+            let features_whole = features.is_multiple_of(GROUP);
+            let mut done = 0;
+            if features_whole {
+                done = rows_total / kernels::vnni::HEAD_TILE_ROWS * kernels::vnni::HEAD_TILE_ROWS;
+                run(candidates, features, &mut scores[..done]);
+            }
+            // The rest (a partial tile, or rows not a whole number of 4-byte groups) goes
+            // through the zero-padded candidate buffer, a batch at a time.
+            let fpad = round_up(features, LANES);
+            while done < rows_total {
+                let rows = HEAD_BATCH.min(rows_total - done);
+                let chunk = &candidates[done * features..(done + rows) * features];
+                for (dst, src) in w
+                    .cand
+                    .chunks_exact_mut(fpad)
+                    .zip(chunk.chunks_exact(features))
+                {
+                    dst[..features].copy_from_slice(src);
+                }
+                run(&*w.cand, fpad, &mut scores[done..done + rows]);
+                done += rows;
+            }
+            return Ok(());
+        }
+
         let embedding = self.model.embedding_len();
-        let emb_signed = graph
-            .backbone()
-            .last()
-            .is_none_or(|l| !matches!(l.output, LayerOutput::I8 { lo: 0.., .. }));
+        let emb_signed = embedding_signed(graph);
         let kern = self.kernels;
         let plan = &self.plan;
         let preps = &self.prepared;
@@ -754,5 +860,75 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
             }
         }
         Ok(())
+    }
+}
+
+/// The whole-head VNNI path (`vnni::head_scores`) against the scalar engine, on the shapes the
+/// kernel-level tests cannot reach: candidate counts at every tile and batch boundary (in
+/// place and through the padded buffer), features not a whole number of groups, hidden widths
+/// over one chunk, ReLU and signed hidden layers, unsigned and signed embeddings, extremes.
+#[cfg(all(test, feature = "std", target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use crate::{QuantizedModel, XorShift, random_model};
+    use std::vec;
+    use std::vec::Vec;
+
+    fn scores(model: &Model<'_>, backend: Backend, input: &[i8], cands: &[i8]) -> Vec<i32> {
+        let mut scratch = vec![0x5Au8; model.scratch_len()];
+        let mut e = Engine::new(model, backend, &mut scratch).unwrap();
+        e.run_backbone(input).unwrap();
+        let mut out = vec![0i32; cands.len() / model.graph().head(0).unwrap().candidate_features];
+        e.run_head(0, cands, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn fused_heads_match_scalar() {
+        if !Backend::Vnni.is_available() {
+            std::eprintln!("AVX-512 VNNI not available here: fused head test skipped");
+            return;
+        }
+        let mut seed = 1;
+        for features in [1, 3, 4, 7, 16, 17] {
+            for hidden in [1, 8, 32, 33, 70] {
+                for (signed_hidden, relu_embedding) in [(false, false), (true, false), (true, true)]
+                {
+                    seed += 1;
+                    let mut q: QuantizedModel =
+                        random_model(seed, 2, 6, &[12, 9], &[("h", features, &[hidden, 1])]);
+                    if signed_hidden {
+                        q.heads[0].layers[0].output = LayerOutput::I8 { lo: -100, hi: 90 };
+                    }
+                    if relu_embedding {
+                        q.backbone[1].output = LayerOutput::I8 { lo: 0, hi: 127 };
+                    }
+                    let bytes = q.to_gguf();
+                    let model = Model::from_gguf(&bytes).unwrap();
+                    assert!(fused_head(model.graph(), model.graph().head(0).unwrap()).is_some());
+                    let mut rng = XorShift::new(seed);
+                    for (rows, lo, hi) in [
+                        (0, -128, 127),
+                        (1, -128, 127),
+                        (3, -128, 127),
+                        (4, -128, 127),
+                        (5, 127, 127),
+                        (8, -128, 127),
+                        (HEAD_BATCH, -128, 127),
+                        (HEAD_BATCH + 3, -128, -128),
+                        (2 * HEAD_BATCH + 9, -128, 127),
+                    ] {
+                        let input = rng.i8s(model.input_len(), lo, hi);
+                        let cands = rng.i8s(rows * features, lo, hi);
+                        assert_eq!(
+                            scores(&model, Backend::Vnni, &input, &cands),
+                            scores(&model, Backend::Scalar, &input, &cands),
+                            "features {features}, hidden {hidden}, signed {signed_hidden}, \
+                             rows {rows}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -664,3 +664,210 @@ proptest! {
         check_fused_row(t, &c, lo as i8, hi as i8, extreme_rq)?;
     }
 }
+
+/// One case of the whole-head kernel (`vnni::head_scores`).
+#[derive(Debug, Clone)]
+struct HeadCase {
+    rows: usize,
+    k: usize,
+    n: usize,
+    col0: usize,
+    stride_extra: usize,
+    lo: i8,
+    hi: i8,
+    x_fill: Fill,
+    w_fill: Fill,
+    extreme_rq: bool,
+    seed: u64,
+}
+
+fn head_case() -> impl Strategy<Value = HeadCase> {
+    (
+        (1..40usize, 1..40usize, 1..80usize, 0..9usize, 0..9usize),
+        (-128..=127i32, 0..=255i32, any::<bool>()),
+        (fill(), fill(), any::<bool>(), any::<u64>()),
+    )
+        .prop_map(
+            |(
+                (rows, k, n, col0, stride_extra),
+                (lo, span, relu),
+                (x_fill, w_fill, extreme_rq, seed),
+            )| {
+                // Both clamp kinds: ReLU-style (`lo >= 0`, including `[0, 127]`) and signed.
+                let lo = if relu { lo.max(0) } else { lo.min(-1) };
+                let hi = (lo + span).min(127);
+                HeadCase {
+                    rows,
+                    k,
+                    n,
+                    col0,
+                    stride_extra,
+                    lo: lo as i8,
+                    hi: hi as i8,
+                    x_fill,
+                    w_fill,
+                    extreme_rq,
+                    seed,
+                }
+            },
+        )
+}
+
+/// `vnni::head_scores` against `scalar::gemm`, `scalar::requant`, `scalar::gemm` (the engine's
+/// unfused path), with junk in the rows past the last and in every row's padding bytes.
+fn check_head(t: Vnni, c: &HeadCase) -> Result<(), TestCaseError> {
+    // The embedding takes the first `col0` columns (0: none), signed or not by the seed.
+    let (e, emb_signed) = (c.col0, c.seed % 2 == 0);
+    let w_stride = e + c.k + 3;
+    let x_stride = round_up(c.k, GROUP) + c.stride_extra;
+    let x = values(
+        round_up(c.rows, 8) * x_stride,
+        i8::MIN,
+        i8::MAX,
+        c.x_fill,
+        c.seed,
+    );
+    let w1 = values(c.n * w_stride, -127, 127, c.w_fill, c.seed ^ 0xABCD);
+    let w2 = values(c.n, -127, 127, c.w_fill, c.seed ^ 0x5EED);
+    let mut s = c.seed | 1;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let bias: Vec<i32> = (0..c.n)
+        .map(|i| {
+            if c.extreme_rq {
+                [1 << 30, -(1 << 30), 0][i % 3]
+            } else {
+                (next() % (1 << 26)) as i32 - (1 << 25)
+            }
+        })
+        .collect();
+    let mult: Vec<i32> = (0..c.n)
+        .map(|i| {
+            if c.extreme_rq && i % 2 == 0 {
+                i32::MAX
+            } else {
+                (next() % (1u64 << 31)) as i32
+            }
+        })
+        .collect();
+    let shift: Vec<i32> = (0..c.n).map(|_| (next() % 32) as i32).collect();
+    let bias2 = (next() % (1 << 24)) as i32 - (1 << 23);
+    let emb_lo = if emb_signed { i8::MIN } else { 0 };
+    // Padded to whole groups with junk, which zero weights must cancel.
+    let emb = values(round_up(e, GROUP), emb_lo, i8::MAX, c.x_fill, c.seed ^ 0xE);
+
+    let npad = round_up(c.n, LANES);
+    let g = Gemm {
+        rows: c.rows,
+        x_stride,
+        k: c.k,
+        n: c.n,
+        acc_stride: npad,
+        signed: true,
+    };
+    let mut acc = vec![0i32; c.rows * npad];
+    // The embedding's part of the accumulators, as the engine's base gemm computes it.
+    let mut init: Vec<i32> = (0..c.n)
+        .map(|o| bias[o] + scalar::dot(&emb[..e], &w1[o * w_stride..][..e]))
+        .collect();
+    init.resize(npad, 0);
+    scalar::gemm(&g, &x, &w1, w_stride, e, &init, &mut acc);
+    let mut params = vec![0i32; npad / LANES * RQ_BLOCK];
+    fill_requant_params(
+        mult.iter().copied(),
+        shift.iter().copied(),
+        c.n,
+        &mut params,
+    );
+    let r = Requant {
+        rows: c.rows,
+        n: c.n,
+        acc_stride: npad,
+        out_stride: npad,
+        lo: c.lo,
+        hi: c.hi,
+    };
+    let want = scalar_score(&r, &acc, &params, &w2, bias2);
+
+    let shape = vnni::HeadShape {
+        e,
+        emb_signed,
+        k: c.k,
+        n: c.n,
+        lo: c.lo,
+        hi: c.hi,
+    };
+    // i32-aligned backing for the prepared bytes (the starting values are read as i32).
+    let mut backing = vec![0x5A5A_5A5Au32; shape.prepared_len() / 4];
+    let prepared: &mut [u8] = {
+        let len = backing.len() * 4;
+        // SAFETY: the same memory as `backing`, exclusively borrowed for the byte view's
+        // lifetime; u8 has no alignment or validity requirement.
+        unsafe { core::slice::from_raw_parts_mut(backing.as_mut_ptr().cast::<u8>(), len) }
+    };
+    vnni::head_prepare(
+        &shape,
+        &w1,
+        w_stride,
+        bias.iter().copied(),
+        mult.iter().copied(),
+        shift.iter().copied(),
+        &w2,
+        bias2,
+        prepared,
+    );
+    let mut base = vec![0x5A5A_5A5Ai32; shape.start_len()];
+    let mut got = vec![0x7777_7777i32; c.rows];
+    vnni::head_scores(t, &shape, prepared, &emb, &mut base, &x, x_stride, &mut got);
+    prop_assert_eq!(got, want);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn vnni_head_scores_equals_scalar(c in head_case()) {
+        let Some(t) = vnni_or_skip() else { return Ok(()) };
+        check_head(t, &c)?;
+    }
+}
+
+/// The whole-head kernel at the extremes, every feature tail: inputs all -128 or all 127
+/// against weights all ±127, at the largest bias, for both clamp kinds.
+#[test]
+fn vnni_head_extremes_are_exact() {
+    let Some(t) = vnni_or_skip() else { return };
+    for k in 1..=20 {
+        for (x_fill, w_fill) in [
+            (Fill::Min, Fill::Min),
+            (Fill::Min, Fill::Max),
+            (Fill::Max, Fill::Max),
+            (Fill::Max, Fill::Min),
+            (Fill::Alternating, Fill::Alternating),
+        ] {
+            for (lo, hi) in [(0, 127), (-128, 127), (-3, 4)] {
+                for (rows, n) in [(8, 32), (13, 33), (1, 5)] {
+                    let c = HeadCase {
+                        rows,
+                        k,
+                        n,
+                        col0: 2,
+                        stride_extra: 0,
+                        lo,
+                        hi,
+                        x_fill,
+                        w_fill,
+                        extreme_rq: true,
+                        seed: k as u64,
+                    };
+                    check_head(t, &c).unwrap();
+                }
+            }
+        }
+    }
+}

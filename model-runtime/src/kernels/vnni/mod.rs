@@ -19,9 +19,10 @@
 //!   the gemm adds it to `init`. The XOR rides on the broadcast (`vpxord` with an embedded
 //!   `{1to8}` broadcast), one instruction per 4 inputs per row, shared by all blocks; no
 //!   per-call split of the inputs as AVX2 needs.
-//! - **YMM, not ZMM**: 256-bit vectors keep AVX2's layout, avoid the frequency licences some
-//!   Intel parts apply to 512-bit code, and on Zen 4 (which runs ZMM as two halves) lose no
-//!   throughput. AVX512VL gives EVEX encodings and 32 vector registers at this width.
+//! - **YMM, not ZMM** (except the whole-head kernel, `head.rs`, which explains why): 256-bit
+//!   vectors keep AVX2's layout, avoid the frequency licences some Intel parts apply to
+//!   512-bit code, and on Zen 4 (which runs ZMM as two halves) lose no pipe throughput.
+//!   AVX512VL gives EVEX encodings and 32 vector registers at this width.
 //! - **Requantization** uses AVX-512's 64-bit arithmetic shift (`vpsravq`): AVX2's `+2^62`
 //!   offset and its correction disappear, `vpermt2d` merges the even and odd halves, and
 //!   `vpmovsdb` narrows to bytes. The loop runs blocks outside, rows inside, so each block's
@@ -37,20 +38,22 @@
 //!   accumulators are requantized in registers and written as int8.
 //! - **A head's last two layers fused** (`score.rs`): the hidden layer's requantization and a
 //!   one-output score layer in one pass, the int8 hidden matrix kept in registers.
+//! - **A whole two-layer head fused** (`head.rs`, the Augur heads, at ZMM width): candidate
+//!   layer, requantization and score per tile of 4 rows, the hidden activations never stored.
 //!
 //! Cost does not depend on values: loop counts come from the model's shapes only.
 
 use super::{GROUP, Gemm, LANES, PACKED_ROW, avx2::Avx2};
 use crate::Backend;
 
-/// Proof that AVX-512 F + VL + VNNI (and AVX2) are usable, CPUID and XCR0 checked: the only way
-/// to call these kernels.
+/// Proof that AVX-512 F + VL + BW + VNNI (and AVX2) are usable, CPUID and XCR0 checked: the
+/// only way to call these kernels.
 #[derive(Clone, Copy, Debug)]
 pub struct Vnni(Avx2);
 
 impl Vnni {
-    /// `Some` when the CPU implements AVX512F, AVX512VL and AVX512_VNNI and the OS enabled the
-    /// opmask and ZMM state as well as YMM (see `backend.rs`).
+    /// `Some` when the CPU implements AVX512F, AVX512VL, AVX512BW and AVX512_VNNI and the OS
+    /// enabled the opmask and ZMM state as well as YMM (see `backend.rs`).
     pub fn new() -> Option<Vnni> {
         if !Backend::Vnni.is_available() {
             return None;
@@ -576,10 +579,12 @@ pub fn gemm(_: Vnni, g: &Gemm, x: &[i8], packed: &[u8], init: &[i32], acc: &mut 
 
 mod fused;
 mod gemv;
+mod head;
 mod requant;
 mod score;
 
 pub use fused::gemm_requant_row;
 pub use gemv::{gemv, gemv_pack, gemv_packed_len};
+pub use head::{HeadShape, TILE_ROWS as HEAD_TILE_ROWS, head_prepare, head_scores};
 pub use requant::requant;
 pub use score::{requant_score, score_weights, score_weights_len};
