@@ -104,7 +104,7 @@ fn vnni_usable() -> bool {
     const EBX_AVX512F: u32 = 1 << 16;
     /// CPUID.(7,0):EBX.AVX512VL.
     const EBX_AVX512VL: u32 = 1 << 31;
-    /// CPUID.(7,0):EBX.AVX512BW (byte/word packs and clamps at ZMM width, `vnni/head.rs`;
+    /// CPUID.(7,0):EBX.AVX512BW (byte/word packs and clamps at ZMM width, `vnni/head/`;
     /// every CPU with AVX512_VNNI has it).
     const EBX_AVX512BW: u32 = 1 << 30;
     /// CPUID.(7,0):ECX.AVX512_VNNI.

@@ -8,7 +8,7 @@
 //! - [`Model::from_gguf`] validates a GGUF v3 weight file byte by byte and borrows its tensors
 //!   without copying (`gguf.rs`, `graph.rs`); a bad file is a typed [`LoadError`].
 //! - [`Engine`] runs it over caller-provided scratch: no heap, no floating point, cost
-//!   independent of the input values (`engine.rs`).
+//!   independent of the input values (`engine/`).
 //! - The arithmetic is int8 × int8 → exact i32, then gemmlowp fixed-point requantization
 //!   (`quant.rs`), computed by a portable scalar reference or by AVX2 or AVX-512 VNNI `asm!`
 //!   micro-kernels, bit for bit the same (`kernels/`), picked by [`Backend::detect`] (VNNI only

@@ -8,7 +8,7 @@
 //!
 //! [`scalar`] is the reference that defines the results; [`avx2`] and [`vnni`] compute the same
 //! bits with inline-`asm!` micro-kernels. Data layouts (all prepared once per model in the caller's
-//! scratch, see `engine.rs`):
+//! scratch, see `engine/`):
 //!
 //! - **Packed weights** (AVX2 and VNNI; VNNI appends a per-channel correction, see `vnni`): output channels in blocks of [`LANES`] = 8 and inputs in
 //!   groups of [`GROUP`] = 4; block `b`, group `g` is 32 bytes at `(g · blocks + b) · 32`

@@ -19,7 +19,7 @@
 //!   the gemm adds it to `init`. The XOR rides on the broadcast (`vpxord` with an embedded
 //!   `{1to8}` broadcast), one instruction per 4 inputs per row, shared by all blocks; no
 //!   per-call split of the inputs as AVX2 needs.
-//! - **YMM, not ZMM** (except the whole-head kernel, `head.rs`, which explains why): 256-bit
+//! - **YMM, not ZMM** (except the whole-head kernel, `head/`, which explains why): 256-bit
 //!   vectors keep AVX2's layout, avoid the frequency licences some Intel parts apply to
 //!   512-bit code, and on Zen 4 (which runs ZMM as two halves) lose no pipe throughput.
 //!   AVX512VL gives EVEX encodings and 32 vector registers at this width.
@@ -38,8 +38,8 @@
 //!   accumulators are requantized in registers and written as int8.
 //! - **A head's last two layers fused** (`score.rs`): the hidden layer's requantization and a
 //!   one-output score layer in one pass, the int8 hidden matrix kept in registers.
-//! - **A whole two-layer head fused** (`head.rs`, the Augur heads, at ZMM width): candidate
-//!   layer, requantization and score per tile of 4 rows, the hidden activations never stored.
+//! - **A whole two-layer head fused** (`head/`, the Augur heads, at ZMM width): candidate
+//!   layer, requantization and score per tile of 8 rows, the hidden activations never stored.
 //!
 //! Cost does not depend on values: loop counts come from the model's shapes only.
 
