@@ -2,13 +2,16 @@
 //! traces a trainer learns from.
 //!
 //! Every boot is deterministic (`-icount`), so a collection is reproducible from its command
-//! line, which is written to `DIR/collect.txt`. Classical policies explore: a share of their
+//! line, which is appended to `DIR/collect.txt` (several collections may share a directory:
+//! the classical policies first, then `--policies learned --weights FILE` to add the states a
+//! model's own decisions lead to, as DAgger does). Classical policies explore: a share of their
 //! decisions (`--explore`, percent) goes to a random runnable task, so the traces also show
 //! states the classical policies alone would never reach. A trace that does not decode cleanly
 //! is reported and renamed `*.damaged`; it never stops the collection.
 
 use crate::grid::{
-    GridSettings, RunSpec, default_parallel, grid, parse_names, parse_seeds, progress_bar, run_grid,
+    GridSettings, RunSpec, default_parallel, grid, parse_names, parse_seeds, progress_bar,
+    read_weights, run_grid,
 };
 use augur_kernel::bootcfg::{Mix, SchedPolicy};
 use augur_kernel::trace::TraceReader;
@@ -38,6 +41,9 @@ pub struct CollectArgs {
     /// Boots to run at once (default: one per core).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Weights the learned policy runs instead of the embedded model.
+    #[arg(long, value_name = "FILE")]
+    weights: Option<PathBuf>,
     /// Directory for the traces (created if missing).
     #[arg(short = 'o', long, value_name = "DIR")]
     out: PathBuf,
@@ -53,10 +59,11 @@ fn specs(args: &CollectArgs) -> Result<Vec<RunSpec>, String> {
         SchedPolicy::from_name,
     )?;
     let seeds = parse_seeds(&args.seeds)?;
+    let weights = read_weights(args.weights.as_deref())?;
     let settings = GridSettings {
         seconds: args.seconds,
         explore: args.explore,
-        weights: None,
+        weights,
         traces: args.out.clone(),
     };
     Ok(grid(&mixes, &seeds, &policies, &settings))
@@ -89,8 +96,14 @@ pub fn run(args: CollectArgs, command_line: &str) -> ExitCode {
         eprintln!("augur collect: cannot create {}: {e}", args.out.display());
         return ExitCode::from(2);
     }
-    let manifest = format!("{command_line}\n");
-    if let Err(e) = std::fs::write(args.out.join("collect.txt"), manifest) {
+    let manifest = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(args.out.join("collect.txt"))
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, format!("{command_line}\n").as_bytes())
+        });
+    if let Err(e) = manifest {
         eprintln!("augur collect: cannot write the manifest: {e}");
         return ExitCode::from(2);
     }

@@ -16,7 +16,7 @@
 
 use crate::grid::{
     GridSettings, RunResult, default_parallel, grid, parse_names, parse_seeds, progress_bar,
-    run_grid,
+    read_weights, run_grid,
 };
 use augur_kernel::bootcfg::{Mix, SchedPolicy};
 use augur_kernel::sched::gittins::GittinsIndex;
@@ -191,12 +191,7 @@ fn evaluate(args: &EvalArgs, command_line: &str) -> Result<(), String> {
         SchedPolicy::from_name,
     )?;
     let seeds = parse_seeds(&args.seeds)?;
-    let weights = match &args.weights {
-        Some(p) => Some(std::sync::Arc::new(
-            std::fs::read(p).map_err(|e| format!("--weights {}: {e}", p.display()))?,
-        )),
-        None => None,
-    };
+    let weights = read_weights(args.weights.as_deref())?;
     let traces = args.out.join("traces");
     std::fs::create_dir_all(&traces)
         .map_err(|e| format!("cannot create {}: {e}", traces.display()))?;

@@ -5,7 +5,7 @@
 use augur_kernel::bootcfg::{Mix, SchedPolicy};
 use augur_kernel::workload::metrics::RunMetrics;
 use augur_qemu::{RunOptions, Verdict};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -58,6 +58,16 @@ pub struct GridSettings {
     pub weights: Option<std::sync::Arc<Vec<u8>>>,
     /// Directory for the traces (`<mix>-s<seed>-<policy>.trace`).
     pub traces: PathBuf,
+}
+
+/// The bytes of `--weights FILE`, shared by every boot of a grid (`None` without the option).
+pub fn read_weights(path: Option<&Path>) -> Result<Option<std::sync::Arc<Vec<u8>>>, String> {
+    path.map(|p| {
+        std::fs::read(p)
+            .map(std::sync::Arc::new)
+            .map_err(|e| format!("--weights {}: {e}", p.display()))
+    })
+    .transpose()
 }
 
 /// Every (mix, seed, policy) combination, in that nesting order.

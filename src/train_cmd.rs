@@ -30,9 +30,10 @@ pub struct TrainArgs {
     /// Scheduler-head fine-tuning epochs.
     #[arg(long, default_value_t = 8)]
     finetune_epochs: usize,
-    /// The scheduler head's fine-tuning loss: listwise (which task the oracle picks) or
-    /// pairwise (which of two tasks has less work left).
-    #[arg(long, default_value = "listwise", value_parser = head_loss)]
+    /// The scheduler head's fine-tuning objective: gittins (order tasks by the Gittins index
+    /// of their class's work distribution, estimated from the traces), listwise (which task
+    /// the oracle that knows sizes picks) or pairwise (which of two tasks has less work left).
+    #[arg(long, default_value = "gittins", value_parser = head_loss)]
     head_loss: HeadLoss,
     /// Most training decisions used (a seeded subsample beyond that).
     #[arg(long, default_value_t = 60_000)]

@@ -24,7 +24,12 @@ use crate::sched::{TaskState, TaskView, Tick};
 
 /// Version of the field lists below. Bump it whenever a field is added, removed, reordered or
 /// changes units or shift.
-pub const SCHEMA_VERSION: u16 = 1;
+///
+/// - 1: the first schema.
+/// - 2: `cpu_total` at shift 1 instead of 3 (2-tick steps, saturating at 254 ticks): the
+///   urgency of a short job (its Gittins index) changes within a few ticks of CPU, and at
+///   8-tick steps the head could not tell a task about to finish from one just begun.
+pub const SCHEMA_VERSION: u16 = 2;
 
 /// Ticks of telemetry the backbone reads (oldest first).
 pub const WINDOW_TICKS: usize = 8;
@@ -97,7 +102,7 @@ pub mod feature {
 pub const TASK_FEATURES: [Field; CANDIDATE_FEATURES] = [
     field("cpu_recent", "CPU ticks used in the last 64 ticks", 0),
     field("waiting", "ticks waited since it last became runnable", 1),
-    field("cpu_total", "CPU ticks used since spawn", 3),
+    field("cpu_total", "CPU ticks used since spawn", 1),
     field("age", "ticks since spawn", 4),
     field("sleeps", "times it blocked", 0),
     field(
@@ -326,7 +331,7 @@ mod tests {
         assert_eq!(f.0, [30, 0, 30, 30, 0, 30, 2, 1]);
         let mut q = [0i8; CANDIDATE_FEATURES];
         f.to_model_input(&mut q);
-        assert_eq!(q, [30, 0, 3, 1, 0, 15, 2, 1]);
+        assert_eq!(q, [30, 0, 15, 1, 0, 15, 2, 1]);
     }
 
     #[test]

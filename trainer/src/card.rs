@@ -113,10 +113,20 @@ pub fn card_markdown(r: &TrainReport) -> String {
         );
     }
     let _ = writeln!(s, "\n## Metrics\n");
+    if let Some([normal, batch, interactive]) = r.gittins_exits {
+        let _ = writeln!(
+            s,
+            "Objective: order each decision's candidates by their Gittins index, from the \
+             distribution of work per task class estimated from {} finished tasks of the \
+             training traces (normal {normal}, batch {batch}, interactive {interactive}).\n",
+            normal + batch + interactive
+        );
+    }
     let _ = writeln!(
         s,
-        "Labels: the shortest-remaining-work oracle's pick (remaining = exit status − `cpu_total`); \
-         a pick agrees when it is one of the candidates with the least remaining work.\n"
+        "Agreement: with the shortest-remaining-work oracle's pick (remaining = exit status − \
+         `cpu_total`); a pick agrees when it is one of the candidates with the least remaining \
+         work.\n"
     );
     let _ = writeln!(s, "| metric | training | held-out |");
     let _ = writeln!(s, "| --- | ---: | ---: |");
@@ -146,6 +156,7 @@ pub fn card_markdown(r: &TrainReport) -> String {
             match r.head_loss {
                 crate::HeadLoss::Listwise => "listwise loss (float)",
                 crate::HeadLoss::Pairwise => "pairwise loss (float)",
+                crate::HeadLoss::Gittins => "Gittins-order pairwise loss (float)",
             },
             format!("{:.4}", t.finetune_loss),
             format!("{:.4}", h.finetune_loss),

@@ -16,6 +16,9 @@
 //!   its remaining work from below; the decision is labelled only if every such bound is above
 //!   the best known remaining work (otherwise the oracle's pick is unknown, and the decision is
 //!   counted as unlabelled). Ties: every candidate with the least remaining work is "best".
+//! - **finished tasks**: each task with a `TaskSpawn` and a `TaskExit` gives its class and
+//!   total work (the exit status), the sample from which the Gittins objective estimates each
+//!   class's distribution of work ([`crate::gittins`]).
 //!
 //! # Invariants
 //! - Nothing here panics on a damaged or hostile file: counts and features are clamped, and a
@@ -88,6 +91,8 @@ pub struct DecisionExample {
     pub best: Vec<bool>,
     /// Per candidate: its remaining work, as far as the trace tells.
     pub remaining: Vec<Remaining>,
+    /// Per candidate: the raw features the kernel saw (units of [`TaskFeatures`]).
+    pub features: Vec<TaskFeatures>,
     /// Index of the candidate the traced policy chose, when it is one of them.
     pub chosen: Option<usize>,
 }
@@ -133,6 +138,8 @@ pub struct TraceData {
     pub unlabelled: usize,
     /// The labelled decisions.
     pub examples: Vec<DecisionExample>,
+    /// Tasks seen from spawn to exit: class code and total work (CPU ticks, the exit status).
+    pub finished: Vec<(u8, i64)>,
     /// Telemetry records of another schema (skipped).
     pub other_schema: usize,
     /// Records the kernel reported dropped.
@@ -209,6 +216,7 @@ pub fn decode_trace(path: &Path, bytes: &[u8]) -> TraceData {
     };
     let mut raw = Vec::new();
     let mut exits: HashMap<u32, i32> = HashMap::new();
+    let mut classes: HashMap<u32, u8> = HashMap::new();
     let mut seen_cpu: HashMap<u32, i64> = HashMap::new();
     for item in TraceReader::new(bytes) {
         let entry = match item {
@@ -252,8 +260,16 @@ pub fn decode_trace(path: &Path, bytes: &[u8]) -> TraceData {
                     candidates,
                 });
             }
+            Record::TaskSpawn { task, class, .. } => {
+                classes.insert(task, class);
+            }
             Record::TaskExit { task, status, .. } => {
                 exits.insert(task, status);
+                if let Some(&class) = classes.get(&task)
+                    && status > 0
+                {
+                    data.finished.push((class, i64::from(status)));
+                }
             }
             Record::Dropped { records } => data.dropped = data.dropped.saturating_add(records),
             _ => {}
@@ -295,6 +311,7 @@ pub fn decode_trace(path: &Path, bytes: &[u8]) -> TraceData {
             rows,
             best,
             remaining,
+            features: d.candidates.iter().map(|(_, f)| TaskFeatures(*f)).collect(),
             chosen: d.candidates.iter().position(|(t, _)| *t == d.chosen),
         });
     }

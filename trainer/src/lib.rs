@@ -7,8 +7,9 @@
 //!    `to_model_input`, label decisions by the shortest-remaining-work oracle, and split files
 //!    into training and held-out sets by seed and by mix ([`HoldOut`]).
 //! 2. **Pretrain** the backbone self-supervised (next tick's telemetry), then **fine-tune**
-//!    the `sched` head on the hindsight labels (listwise or pairwise, [`HeadLoss`]), in candle on the CPU
-//!    ([`net`]).
+//!    the `sched` head, in candle on the CPU ([`net`]), by default to order the candidates by
+//!    their Gittins index, from work distributions estimated from the traces' finished tasks
+//!    ([`gittins`]); or on the oracle's hindsight labels (listwise or pairwise, [`HeadLoss`]).
 //! 3. **Quantize and check** ([`check`]): calibration from the training traces; the file must
 //!    load, match the kernel's schema, agree with tract-core within the derived bound, and its
 //!    held-out oracle agreement may not fall more than a margin below the float model's. A
@@ -25,6 +26,7 @@
 pub mod card;
 pub mod check;
 pub mod dataset;
+pub mod gittins;
 pub mod net;
 pub mod synth;
 
@@ -32,6 +34,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use augur_kernel::sched::TaskClass;
 use augur_kernel::telemetry::SCHEMA_VERSION;
 use model_runtime::XorShift;
 use sha2::{Digest, Sha256};
@@ -266,7 +269,7 @@ pub struct SplitMetrics {
     pub persistence_mse: f64,
     /// Labelled decisions evaluated.
     pub decisions: usize,
-    /// Listwise loss of the float model.
+    /// Fine-tuning loss of the float model ([`TrainReport::head_loss`]).
     pub finetune_loss: f64,
     /// Oracle agreement of the float model.
     pub float_agreement: f64,
@@ -307,9 +310,11 @@ pub struct TrainReport {
     pub shape: Shape,
     /// Seconds per stage: (stage, seconds).
     pub timings: Vec<(&'static str, f64)>,
-    /// The configuration, as the card prints it.
     /// The head's fine-tuning loss.
     pub head_loss: HeadLoss,
+    /// Finished tasks (normal, batch, interactive) the Gittins targets were estimated from.
+    pub gittins_exits: Option<[usize; 3]>,
+    /// The configuration, as the card prints it.
     pub config: String,
     /// The command line.
     pub command_line: String,
@@ -466,6 +471,21 @@ pub fn train(
     let cand_rows = train_ex.iter().flat_map(|e| &e.rows);
     let mut net = net::Net::new(config.shape, config.seed, tick_rows, cand_rows)?;
     net.head_loss = config.head_loss;
+    if config.head_loss == HeadLoss::Gittins {
+        let tables = gittins::IndexTables::estimate(splits.train.iter())
+            .ok_or_else(|| empty("training", "finished tasks (the Gittins loss needs exits)"))?;
+        progress(&format!(
+            "Gittins targets: work distributions from {} finished tasks (normal {}, batch {}, interactive {})",
+            TaskClass::ALL
+                .iter()
+                .map(|c| tables.exits(c.code()))
+                .sum::<usize>(),
+            tables.exits(TaskClass::Normal.code()),
+            tables.exits(TaskClass::Batch.code()),
+            tables.exits(TaskClass::Interactive.code()),
+        ));
+        net.gittins = Some(tables);
+    }
     let target_norm = net::Standardizer::fit(
         augur_kernel::telemetry::TELEMETRY_FIELDS,
         train_pairs.iter().map(|(_, t)| &t[..]),
@@ -586,6 +606,9 @@ pub fn train(
         shape: config.shape,
         timings,
         head_loss: config.head_loss,
+        gittins_exits: net.gittins.as_ref().map(|t| {
+            [TaskClass::Normal, TaskClass::Batch, TaskClass::Interactive].map(|c| t.exits(c.code()))
+        }),
         config: describe_config(config),
         command_line: config.command_line.clone(),
         holdout,

@@ -24,6 +24,7 @@ use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 use model_runtime::XorShift;
 
 use crate::dataset::{CandidateRow, DecisionExample, TickRow, Window};
+use crate::gittins::IndexTables;
 
 /// Added to the scores of padding (and, for the best-set term, non-best) candidates so that
 /// they vanish from a softmax.
@@ -37,7 +38,6 @@ pub enum HeadLoss {
     /// Which candidate is the oracle's pick: the softmax cross-entropy of the oracle's best
     /// set, `logsumexp(all scores) − logsumexp(scores of the best set)` (with one best
     /// candidate plain softmax cross-entropy; with ties any best pick is right).
-    #[default]
     Listwise,
     /// The order of remaining work (RankNet): for every pair where the trace shows candidate
     /// `i` had less work left than `j`, `softplus(s_j − s_i)`, averaged over the batch's pairs.
@@ -46,13 +46,18 @@ pub enum HeadLoss {
     /// tick (the interchange argument), so a pick costs as many ticks of turnaround as there
     /// are shorter candidates, which the listwise loss does not weigh.
     Pairwise,
+    /// The order of the candidates' Gittins indices ([`crate::gittins`]), with the pairwise
+    /// loss: the best policy that does not know sizes, instead of imitating one that does.
+    #[default]
+    Gittins,
 }
 
 impl HeadLoss {
     /// Every loss with its command-line name.
-    pub const ALL: [(HeadLoss, &'static str); 2] = [
+    pub const ALL: [(HeadLoss, &'static str); 3] = [
         (HeadLoss::Listwise, "listwise"),
         (HeadLoss::Pairwise, "pairwise"),
+        (HeadLoss::Gittins, "gittins"),
     ];
 
     /// The command-line name.
@@ -192,6 +197,8 @@ pub struct Net {
     fake_quant: bool,
     /// The fine-tuning loss.
     pub head_loss: HeadLoss,
+    /// The index tables the [`HeadLoss::Gittins`] loss orders candidates by.
+    pub gittins: Option<IndexTables>,
 }
 
 /// A batch of decisions as tensors.
@@ -202,9 +209,9 @@ struct DecisionBatch {
     mask: Tensor,
     /// `[b, k]`: 1 for the oracle's picks.
     best: Tensor,
-    /// `[b, k, k]`: 1 where candidate `i` (row) surely had less work left than `j` (column);
-    /// only built for the pairwise loss.
-    shorter: Option<Tensor>,
+    /// `[b, k, k]`: 1 where candidate `i` (row) should run before `j` (column): it surely had
+    /// less work left (pairwise), or its Gittins index is higher; only built for those losses.
+    first: Option<Tensor>,
 }
 
 fn decision_batch(net: &Net, examples: &[&DecisionExample]) -> candle_core::Result<DecisionBatch> {
@@ -214,19 +221,30 @@ fn decision_batch(net: &Net, examples: &[&DecisionExample]) -> candle_core::Resu
     let mut cands = Vec::with_capacity(b * k * CANDIDATE_FEATURES);
     let mut mask = Vec::with_capacity(b * k);
     let mut best = Vec::with_capacity(b * k);
-    let pairwise = net.head_loss == HeadLoss::Pairwise;
-    let mut shorter = Vec::with_capacity(if pairwise { b * k * k } else { 0 });
+    let pairs = net.head_loss != HeadLoss::Listwise;
+    let mut first = Vec::with_capacity(if pairs { b * k * k } else { 0 });
     let pad = [0i8; CANDIDATE_FEATURES];
     let flag = |b: bool| f32::from(u8::from(b));
     for e in examples {
         net.window_norm.apply(&e.window, &mut windows);
+        let index: Vec<f64> = match (&net.gittins, net.head_loss) {
+            (Some(t), HeadLoss::Gittins) => e.features.iter().map(|f| t.index(f)).collect(),
+            _ => Vec::new(),
+        };
+        let runs_first = |i: usize, j: usize| match net.head_loss {
+            HeadLoss::Listwise => false,
+            HeadLoss::Pairwise => e.shorter(i, j),
+            HeadLoss::Gittins => {
+                matches!((index.get(i), index.get(j)), (Some(a), Some(b)) if a > b)
+            }
+        };
         for i in 0..k {
             net.cand_norm
                 .apply(e.rows.get(i).unwrap_or(&pad), &mut cands);
             mask.push(flag(i < e.rows.len()));
             best.push(flag(e.best.get(i).copied().unwrap_or(false)));
-            if pairwise {
-                shorter.extend((0..k).map(|j| flag(e.shorter(i, j))));
+            if pairs {
+                first.extend((0..k).map(|j| flag(runs_first(i, j))));
             }
         }
     }
@@ -236,8 +254,8 @@ fn decision_batch(net: &Net, examples: &[&DecisionExample]) -> candle_core::Resu
         cands: Tensor::from_vec(cands, (b, k, CANDIDATE_FEATURES), dev)?,
         mask: Tensor::from_vec(mask, (b, k), dev)?,
         best: Tensor::from_vec(best, (b, k), dev)?,
-        shorter: if pairwise {
-            Some(Tensor::from_vec(shorter, (b, k, k), dev)?)
+        first: if pairs {
+            Some(Tensor::from_vec(first, (b, k, k), dev)?)
         } else {
             None
         },
@@ -340,6 +358,7 @@ impl Net {
             cand_norm: Standardizer::fit(CANDIDATE_FEATURES, candidates.map(|r| &r[..])),
             fake_quant: false,
             head_loss: HeadLoss::default(),
+            gittins: None,
         })
     }
 
@@ -469,18 +488,19 @@ impl Net {
     fn decision_loss(&self, batch: &DecisionBatch) -> candle_core::Result<Tensor> {
         let emb = self.backbone(&batch.windows)?;
         let scores = self.head(&emb, &batch.cands)?;
-        match &batch.shorter {
+        match &batch.first {
             None => {
                 let pen = |m: &Tensor| (m - 1.0)?.affine(f64::from(MASK_PENALTY), 0.0);
                 let all = scores.add(&pen(&batch.mask)?)?;
                 let best = scores.add(&pen(&batch.best)?)?;
                 logsumexp(&all)?.sub(&logsumexp(&best)?)?.mean_all()
             }
-            Some(shorter) => {
-                // diff[b, i, j] = s_j − s_i: positive when the longer task `j` outscores `i`.
+            Some(first) => {
+                // diff[b, i, j] = s_j − s_i: positive when `j`, which should run after `i`,
+                // outscores it.
                 let diff = scores.unsqueeze(1)?.broadcast_sub(&scores.unsqueeze(2)?)?;
-                let pairs = shorter.sum_all()?.affine(1.0, 1e-6)?;
-                softplus(&diff)?.mul(shorter)?.sum_all()?.div(&pairs)
+                let pairs = first.sum_all()?.affine(1.0, 1e-6)?;
+                softplus(&diff)?.mul(first)?.sum_all()?.div(&pairs)
             }
         }
     }
@@ -675,6 +695,7 @@ mod tests {
             remaining: [1, 5, 9, 9, 40]
                 .map(crate::dataset::Remaining::Known)
                 .to_vec(),
+            features: vec![augur_kernel::telemetry::TaskFeatures::default(); 5],
             chosen: None,
         };
         let batch = decision_batch(&net, &[&ex]).unwrap();

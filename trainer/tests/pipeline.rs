@@ -159,8 +159,8 @@ fn labels_are_the_srpt_pick_on_a_hand_checked_trace() {
             .iter()
             .all(|&v| v == 0)
     );
-    // Candidate rows are the kernel's int8 view: cpu_total >> 3, age >> 4, burst >> 1.
-    assert_eq!(data.examples[1].rows[2], [1, 1, 0, 2, 0, 2, 1, 0]);
+    // Candidate rows are the kernel's int8 view: cpu_total >> 1, age >> 4, burst >> 1.
+    assert_eq!(data.examples[1].rows[2], [1, 1, 2, 2, 0, 2, 1, 0]);
     assert_eq!(data.examples[1].chosen, Some(1));
     assert_eq!(data.examples[1].random_agreement(), 1.0 / 3.0);
     // One pretraining pair: window ending at tick 1 -> tick 2.
@@ -329,6 +329,8 @@ fn trains_checks_and_writes_a_model_the_kernel_accepts() {
     assert_eq!(card_sha256(&card), Some(sha256_hex(&bytes).as_str()));
     assert_eq!(report.sha256, sha256_hex(&bytes));
     assert!(card.contains("cargo test -p augur-trainer"));
+    // The default objective: Gittins order, from the synthetic traces' finished tasks.
+    assert!(card.contains("Objective: order each decision's candidates by their Gittins index"));
     assert!(card.contains(&format!("Feature schema version: {SCHEMA_VERSION}")));
 }
 

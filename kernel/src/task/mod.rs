@@ -91,6 +91,9 @@ struct Thread {
     stack: Option<KernelStack>,
     entry: Option<fn(u64) -> i32>,
     arg: u64,
+    /// CPU ticks after which the thread has said it will block or exit at once
+    /// ([`run_until_charged`]): the tick that charges them does not preempt it.
+    burst_end: Option<Tick>,
 }
 
 struct Scheduler {
@@ -195,6 +198,7 @@ pub fn init(setup: SchedulerSetup) -> Result<(), SpawnError> {
             stack: Some(idle_stack),
             entry: None,
             arg: 0,
+            burst_end: None,
             class: TaskClass::Normal,
             nice: Nice::new(0),
         });
@@ -206,6 +210,7 @@ pub fn init(setup: SchedulerSetup) -> Result<(), SpawnError> {
             stack: None,
             entry: None,
             arg: 0,
+            burst_end: None,
             class: TaskClass::Normal,
             nice: Nice::new(0),
         });
@@ -275,6 +280,7 @@ pub fn spawn_at(
             stack: Some(stack),
             entry: Some(entry),
             arg,
+            burst_end: None,
         }));
         if arrival.is_some_and(|a| a > t) {
             return Ok(id);
@@ -386,8 +392,15 @@ pub fn on_tick() {
     }
     let cur = s.current.0 as usize;
     let busy = s.current != IDLE;
+    let mut finishing = false;
     if busy {
-        s.threads[cur].view.on_ran_tick(t);
+        let th = &mut s.threads[cur];
+        th.view.on_ran_tick(t);
+        finishing = th.burst_end.is_some_and(|end| th.view.cpu_total >= end);
+        if finishing {
+            // Once: a thread that breaks its word is preempted as usual from the next tick.
+            th.burst_end = None;
+        }
         preempt |= s.policy.tick(t, &s.threads[cur].view) == Verdict::Preempt;
     }
     let telemetry = Telemetry::snapshot(t, live_views(s), busy, &s.events);
@@ -398,7 +411,14 @@ pub fn on_tick() {
         schema: crate::telemetry::SCHEMA_VERSION,
         fields: trace::Items::from_slice(&telemetry.0),
     });
-    let next = decide(s, t, preempt || !busy);
+    // A thread whose burst this tick completed blocks or exits the moment it runs again, as
+    // it would have mid-tick on real hardware: let it, and decide when it leaves the CPU
+    // (`block`, `exit`), rather than leave it runnable with its burst done.
+    let next = if finishing {
+        s.current
+    } else {
+        decide(s, t, preempt || !busy)
+    };
     s.costs.ticks += 1;
     s.costs.tick_cycles += rdtsc().wrapping_sub(start);
     let drain_start = rdtsc();
@@ -558,6 +578,25 @@ pub fn pipeline_costs() -> PipelineCosts {
     })
 }
 
+/// Runs the calling thread until the scheduler has charged it `cpu_total` CPU ticks in all,
+/// calling `work` meanwhile (workloads burn CPU in it), after which the caller must block or
+/// exit straight away: the tick that completes the burst does not preempt it, so its I/O or
+/// exit starts at the end of that tick, as it would on hardware (and as host replay assumes),
+/// not whenever the policy next picks it.
+pub fn run_until_charged(cpu_total: Tick, mut work: impl FnMut()) {
+    let me = current();
+    let charged = || me.and_then(view).map_or(Tick::MAX, |v| v.cpu_total);
+    without_interrupts(|| {
+        if let Some(s) = SCHED.lock().as_mut() {
+            let cur = s.current.0 as usize;
+            s.threads[cur].burst_end = Some(cpu_total);
+        }
+    });
+    while charged() < cpu_total {
+        work();
+    }
+}
+
 /// Lets another runnable thread run if the policy prefers one now.
 pub fn yield_now() {
     without_interrupts(|| reschedule(SCHED.lock()));
@@ -578,6 +617,7 @@ fn block(mut guard: spin::MutexGuard<'_, Option<Scheduler>>, life: Life) {
     let t = now();
     let cur = s.current.0 as usize;
     s.threads[cur].life = life;
+    s.threads[cur].burst_end = None;
     s.threads[cur].view.on_block(t);
     s.events.blocks += 1;
     trace_channel::record(&Record::TaskBlock {

@@ -40,9 +40,7 @@ fn job_thread(index: u64) -> i32 {
             Some(io) => (used + io.run).min(job.work),
             None => job.work,
         };
-        while cpu() < target {
-            state = burn(state);
-        }
+        task::run_until_charged(target, || state = burn(state));
         if target >= job.work {
             break;
         }
