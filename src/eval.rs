@@ -41,7 +41,7 @@ pub struct EvalArgs {
     workloads: String,
     /// Held-out seeds: N, N..M (M excluded), N..=M, or a comma list. Keep them apart from
     /// the seeds the model was trained on.
-    #[arg(long, default_value = "101..103")]
+    #[arg(long, default_value = "101..107")]
     seeds: String,
     /// Policies to compare (comma list; `learned` is judged against the others).
     #[arg(long, default_value = "rr,cfs,mlfq,learned")]

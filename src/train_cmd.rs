@@ -112,6 +112,12 @@ fn print_report(r: &TrainReport) {
         r.heldout.finetune_loss
     );
     println!(
+        "  {} agreement held-out: float {:.1}%, int8 {:.1}%",
+        r.head_loss.name(),
+        pct(r.heldout.objective_agreement),
+        pct(r.quantized_objective_agreement)
+    );
+    println!(
         "  oracle agreement held-out: float {:.1}%, int8 {:.1}% (random {:.1}%, logged policy {:.1}%)",
         pct(r.heldout.float_agreement),
         pct(r.quantized_agreement),

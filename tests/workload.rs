@@ -14,7 +14,7 @@ use std::time::Duration;
 const BOOT_LIMIT: Duration = Duration::from_secs(120);
 
 /// The model the kernel embeds.
-const DEFAULT_WEIGHTS: &[u8] = include_bytes!("../weights/augur-sched-v1.gguf");
+const DEFAULT_WEIGHTS: &[u8] = include_bytes!("../weights/augur-sched-v2.gguf");
 
 /// Boots `mix` under `policy` for `seconds`, deterministically; `weights` replaces the
 /// embedded model; the trace goes to `trace` if given.
@@ -44,7 +44,7 @@ fn learned_policy_decides_every_tick_with_guards_and_reports_its_cost() {
     let path = dir.path().join("learned.trace");
     let (outcome, m) = run_workload(SchedPolicy::Learned, 2, 11, None, Some(&path));
     let c = &outcome.console;
-    assert!(c.contains("model: augur-sched-v1 (embedded"), "{c}");
+    assert!(c.contains("model: augur-sched-v2 (embedded"), "{c}");
     assert!(c.contains("scheduler: learned (shadow mlfq)"), "{c}");
     assert!(c.contains("fallbacks:") && c.contains("regret"), "{c}");
     assert!(c.contains("instructions/decision"), "{c}");

@@ -15,8 +15,8 @@ use alloc::vec;
 use model_runtime::{Backend, Model};
 
 /// The embedded default model, trained from kernel traces by `augur collect` + `augur train`
-/// (its card, `weights/augur-sched-v1.md`, gives the data, metrics, hash and command).
-pub static DEFAULT_WEIGHTS: &[u8] = include_bytes!("../../weights/augur-sched-v1.gguf");
+/// (its card, `weights/augur-sched-v2.md`, gives the data, metrics, hash and command).
+pub static DEFAULT_WEIGHTS: &[u8] = include_bytes!("../../weights/augur-sched-v2.gguf");
 
 /// Where the weights came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

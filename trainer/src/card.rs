@@ -131,7 +131,7 @@ pub fn card_markdown(r: &TrainReport) -> String {
     let _ = writeln!(s, "| metric | training | held-out |");
     let _ = writeln!(s, "| --- | ---: | ---: |");
     let (t, h) = (&r.train, &r.heldout);
-    let rows: [(&str, String, String); 8] = [
+    let rows: [(&str, String, String); 9] = [
         (
             "pretraining pairs",
             t.pairs.to_string(),
@@ -162,6 +162,11 @@ pub fn card_markdown(r: &TrainReport) -> String {
             format!("{:.4}", h.finetune_loss),
         ),
         (
+            "objective agreement (the pick the head is trained for), float",
+            pct(t.objective_agreement),
+            pct(h.objective_agreement),
+        ),
+        (
             "oracle agreement, float",
             pct(t.float_agreement),
             pct(h.float_agreement),
@@ -180,6 +185,11 @@ pub fn card_markdown(r: &TrainReport) -> String {
     for (name, a, b) in rows {
         let _ = writeln!(s, "| {name} | {a} | {b} |");
     }
+    let _ = writeln!(
+        s,
+        "| objective agreement, quantized (int8 engine) | | {} |",
+        pct(r.quantized_objective_agreement)
+    );
     let _ = writeln!(
         s,
         "| oracle agreement, quantized (int8 engine) | | {} |",
@@ -201,9 +211,9 @@ pub fn card_markdown(r: &TrainReport) -> String {
     );
     let _ = writeln!(
         s,
-        "- Held-out agreement: quantized {} vs float {}.\n",
-        pct(r.quantized_agreement),
-        pct(r.heldout.float_agreement)
+        "- Held-out objective agreement: quantized {} vs float {}.\n",
+        pct(r.quantized_objective_agreement),
+        pct(r.heldout.objective_agreement)
     );
     let _ = writeln!(s, "## How it was made\n");
     if !r.command_line.is_empty() {

@@ -263,11 +263,12 @@ fn compare(
 }
 
 /// Fraction of `examples` where the int8 model's pick (runtime `argmax`, first on ties, as the
-/// kernel decides) is an oracle-best candidate.
+/// kernel decides) is a right one by `agrees` (e.g. [`DecisionExample::agrees`], the oracle's).
 pub fn quantized_agreement(
     model: &Model<'_>,
     head: usize,
     examples: &[&DecisionExample],
+    agrees: &dyn Fn(&DecisionExample, usize) -> bool,
 ) -> Result<f64, CheckFailure> {
     let run = |e: &dyn fmt::Display| CheckFailure::Run(e.to_string());
     let mut scratch = vec![0u8; model.scratch_len()];
@@ -284,14 +285,18 @@ pub fn quantized_agreement(
         engine
             .run_head(head, &flat, &mut scores)
             .map_err(|e| run(&e))?;
-        agree += usize::from(argmax(&scores).is_some_and(|p| ex.agrees(p)));
+        agree += usize::from(argmax(&scores).is_some_and(|p| agrees(ex, p)));
     }
     Ok(agree as f64 / examples.len().max(1) as f64)
 }
 
-/// Fraction of `examples` where the float model's pick (first on ties) is an oracle-best
-/// candidate.
-pub fn float_agreement(model: &FloatModel, examples: &[&DecisionExample]) -> f64 {
+/// Fraction of `examples` where the float model's pick (first on ties) is a right one by
+/// `agrees`.
+pub fn float_agreement(
+    model: &FloatModel,
+    examples: &[&DecisionExample],
+    agrees: &dyn Fn(&DecisionExample, usize) -> bool,
+) -> f64 {
     let mut agree = 0usize;
     for ex in examples {
         let x: Vec<f32> = ex.window.iter().map(|&v| f32::from(v)).collect();
@@ -304,7 +309,7 @@ pub fn float_agreement(model: &FloatModel, examples: &[&DecisionExample]) -> f64
                 best = Some((i, s));
             }
         }
-        agree += usize::from(best.is_some_and(|(p, _)| ex.agrees(p)));
+        agree += usize::from(best.is_some_and(|(p, _)| agrees(ex, p)));
     }
     agree as f64 / examples.len().max(1) as f64
 }

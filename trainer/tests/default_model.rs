@@ -1,4 +1,4 @@
-//! The model the kernel embeds (`kernel/src/model.rs` includes `weights/augur-sched-v1.gguf`)
+//! The model the kernel embeds (`kernel/src/model.rs` includes `weights/augur-sched-v2.gguf`)
 //! is the one its card describes: same SHA-256, the kernel's feature schema, the right name.
 
 use augur_kernel::sched::learned::check_schema;
@@ -7,19 +7,19 @@ use augur_trainer::card::card_sha256;
 use augur_trainer::sha256_hex;
 use model_runtime::Model;
 
-const GGUF: &[u8] = include_bytes!("../../weights/augur-sched-v1.gguf");
-const CARD: &str = include_str!("../../weights/augur-sched-v1.md");
+const GGUF: &[u8] = include_bytes!("../../weights/augur-sched-v2.gguf");
+const CARD: &str = include_str!("../../weights/augur-sched-v2.md");
 
 #[test]
 fn embedded_weights_match_their_card_and_the_kernel_schema() {
     assert_eq!(
         card_sha256(CARD),
         Some(sha256_hex(GGUF).as_str()),
-        "weights/augur-sched-v1.gguf is not the file its card describes; retrain with the \
+        "weights/augur-sched-v2.gguf is not the file its card describes; retrain with the \
          command in the card"
     );
     let model = Model::from_gguf(GGUF).expect("the embedded model loads");
-    assert_eq!(model.name(), "augur-sched-v1");
+    assert_eq!(model.name(), "augur-sched-v2");
     assert_eq!(model.schema_version(), u32::from(SCHEMA_VERSION));
     assert!(check_schema(&model).is_ok());
     assert!(

@@ -315,7 +315,11 @@ fn trains_checks_and_writes_a_model_the_kernel_accepts() {
     );
     assert!(h.float_agreement > h.random_agreement + 0.3);
     assert!(h.float_agreement > h.logged_policy_agreement + 0.2);
-    assert!(report.quantized_agreement >= h.float_agreement - config.max_agreement_drop);
+    assert!(
+        report.quantized_objective_agreement >= h.objective_agreement - config.max_agreement_drop
+    );
+    // The head learned the Gittins order it was trained for.
+    assert!(h.objective_agreement > 0.75, "{}", h.objective_agreement);
     assert!(
         h.pretrain_mse < h.persistence_mse,
         "the backbone beats 'nothing changes'"
