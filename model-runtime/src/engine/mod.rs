@@ -23,7 +23,9 @@
 //! with such an ending run their last two layers as one fused kernel
 //! (`kernels::vnni::requant_score`), writing the scores straight into the caller's slice. Its backbone layers (one row each) run
 //! `kernels::vnni::gemm_requant_row`, requantizing in registers from starting values with the
-//! signed-input correction folded in at construction.
+//! signed-input correction folded in at construction; a two-layer backbone of the Augur shape
+//! (`plan::whole_backbone`) runs whole as one kernel (`kernels::vnni::Backbone`, bound to its
+//! prepared data at construction), layer 0's activations never leaving L1.
 //!
 //! The scratch layout and the views of its regions are in `plan.rs`, the per-backend choice of
 //! kernels in `dispatch.rs`.
@@ -40,10 +42,10 @@ mod plan;
 mod tests;
 
 use dispatch::Kernels;
-#[cfg(target_arch = "x86_64")]
-use plan::fusable_tail;
 pub(crate) use plan::plan_for;
 use plan::{ALIGN, Plan, Prepared, Work, embedding_signed, i32s_mut, prepared_of, split_work};
+#[cfg(target_arch = "x86_64")]
+use plan::{fusable_tail, whole_backbone};
 
 /// Candidates processed per internal step of a head (any number may be passed in one call).
 pub const HEAD_BATCH: usize = 64;
@@ -58,6 +60,10 @@ pub struct Engine<'m, 'a, 's> {
     prepared: [Prepared<'s>; MAX_LAYERS],
     work: Work<'s>,
     have_embedding: bool,
+    /// On VNNI, a two-layer backbone that `vnni::Backbone` runs whole, bound to its prepared
+    /// data once here.
+    #[cfg(target_arch = "x86_64")]
+    backbone: Option<kernels::vnni::Backbone<'s>>,
 }
 
 impl<'m, 'a, 's> Engine<'m, 'a, 's> {
@@ -167,6 +173,19 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
             }
         });
         let work = split_work(work, &plan);
+        #[cfg(target_arch = "x86_64")]
+        let backbone = match (kernels, whole_backbone(graph)) {
+            (Kernels::Vnni(t), Some(shape)) => {
+                let weights = |p: Prepared<'s>| kernels::vnni::RowWeights {
+                    packed: p.packed,
+                    start: p.init,
+                    params: p.rq,
+                };
+                let (first, second) = (weights(prepared[0]), weights(prepared[1]));
+                Some(kernels::vnni::Backbone::new(t, &shape, first, second))
+            }
+            _ => None,
+        };
         Ok(Engine {
             model,
             backend,
@@ -175,6 +194,8 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
             prepared,
             work,
             have_embedding: false,
+            #[cfg(target_arch = "x86_64")]
+            backbone,
         })
     }
 
@@ -210,6 +231,15 @@ impl<'m, 'a, 's> Engine<'m, 'a, 's> {
             w.xin[..expected].copy_from_slice(input);
         }
         let xin: &[i8] = if direct { input } else { &*w.xin };
+        // VNNI's whole-backbone kernel, where the shape allows (`whole_backbone`): one call,
+        // layer 0's activations passed through `act_a`.
+        #[cfg(target_arch = "x86_64")]
+        if let Some(backbone) = &self.backbone {
+            backbone.run(xin, w.act_a, w.emb);
+            let n = backbone.outputs();
+            self.have_embedding = true;
+            return Ok(&self.work.emb[..n]);
+        }
         for (i, (layer, prep)) in graph.backbone().zip(&self.prepared).enumerate() {
             let last = i + 1 == count;
             let (src, dst): (&[i8], &mut [i8]) = match (i, i % 2) {

@@ -205,6 +205,33 @@ pub(super) fn fused_head(graph: &Graph<'_>, head: &Head) -> Option<kernels::vnni
     })
 }
 
+/// The shape of `graph`'s backbone if VNNI runs it whole as one kernel
+/// (`vnni::backbone_rows`): exactly two layers whose shape `BackboneShape::fits`.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn whole_backbone(graph: &Graph<'_>) -> Option<kernels::vnni::BackboneShape> {
+    let mut layers = graph.backbone();
+    let (first, second) = (layers.next()?, layers.next()?);
+    let (LayerOutput::I8 { lo: lo0, hi: hi0 }, LayerOutput::I8 { lo: lo1, hi: hi1 }) =
+        (first.output, second.output)
+    else {
+        return None;
+    };
+    let shape = kernels::vnni::BackboneShape {
+        k: first.inputs,
+        signed: first.signed_input,
+        hidden: first.outputs,
+        n: second.outputs,
+        lo0,
+        hi0,
+        lo1,
+        hi1,
+    };
+    let fits = layers.next().is_none()
+        && second.inputs == first.outputs
+        && shape.fits(second.signed_input);
+    fits.then_some(shape)
+}
+
 /// Bytes of the packed form of an `n × k` matrix for whichever SIMD backend runs (VNNI's
 /// carries a per-channel correction after AVX2's layout).
 fn simd_packed_len(n: usize, k: usize) -> usize {

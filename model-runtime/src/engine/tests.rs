@@ -3,7 +3,7 @@
 //! place and through the padded buffer), features not a whole number of groups, hidden widths
 //! over one chunk, ReLU and signed hidden layers, unsigned and signed embeddings, extremes.
 
-use super::plan::fused_head;
+use super::plan::{fused_head, whole_backbone};
 use super::*;
 use crate::{QuantizedModel, XorShift, random_model};
 use std::vec;
@@ -59,6 +59,57 @@ fn fused_heads_match_scalar() {
                         scores(&model, Backend::Scalar, &input, &cands),
                         "features {features}, hidden {hidden}, signed {signed_hidden}, \
                          rows {rows}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The whole-backbone VNNI kernel (`vnni::backbone_rows`) against the scalar engine through
+/// `run_backbone`: input windows of whole groups (read in place) and not (through the padded
+/// buffer), layer widths at both ends of its tiles, every clamp kind, extreme inputs; and a
+/// backbone just outside its shapes, which takes the per-layer path and must agree too.
+#[test]
+fn whole_backbone_matches_scalar() {
+    if !Backend::Vnni.is_available() {
+        std::eprintln!("AVX-512 VNNI not available here: whole-backbone test skipped");
+        return;
+    }
+    let relu = LayerOutput::I8 { lo: 0, hi: 127 };
+    let signed = LayerOutput::I8 { lo: -128, hi: 127 };
+    let narrow = LayerOutput::I8 { lo: -20, hi: 30 };
+    let mut seed = 100;
+    for (window, features) in [(8, 32), (3, 7), (1, 1), (2, 2), (5, 61)] {
+        for (hidden, n) in [(64, 32), (57, 25), (61, 29), (56, 32), (64, 33)] {
+            for (out0, out1) in [
+                (relu, relu),
+                (relu, signed),
+                (signed, relu),
+                (narrow, narrow),
+            ] {
+                seed += 1;
+                let mut q: QuantizedModel = random_model(seed, window, features, &[hidden, n], &[]);
+                q.backbone[0].output = out0;
+                q.backbone[1].output = out1;
+                let bytes = q.to_gguf();
+                let model = Model::from_gguf(&bytes).unwrap();
+                let fits = hidden.div_ceil(8) == 8 && n.div_ceil(8) == 4;
+                assert_eq!(whole_backbone(model.graph()).is_some(), fits);
+                let mut rng = XorShift::new(seed);
+                for (lo, hi) in [(-128, 127), (-128, -128), (127, 127), (0, 127)] {
+                    let input = rng.i8s(model.input_len(), lo, hi);
+                    let run = |backend| {
+                        let mut scratch = vec![0x5Au8; model.scratch_len()];
+                        let mut e = Engine::new(&model, backend, &mut scratch).unwrap();
+                        // Twice: the second call must not depend on the first's leftovers.
+                        e.run_backbone(&input).unwrap();
+                        e.run_backbone(&input).unwrap().to_vec()
+                    };
+                    assert_eq!(
+                        run(Backend::Vnni),
+                        run(Backend::Scalar),
+                        "input {window}x{features}, widths {hidden}/{n}, inputs {lo}..={hi}"
                     );
                 }
             }

@@ -18,8 +18,13 @@ use super::{Vnni, correction_len};
 
 /// Requantizes accumulator `ymm$acc` (block at parameter byte offset `$off`) into 8 bytes at
 /// `[{out} + $o8]`. ymm10: `-2^62` per qword, ymm11: the merge table, ymm12/13: `lo`/`hi`.
+/// The optional last argument names the `asm!` operand that holds the rounding constants'
+/// offset (`k` unless given; the whole-backbone kernel's two layers need one each).
 macro_rules! rq_block {
     ($acc:literal, $off:literal, $o8:literal, $fix:ident) => {
+        rq_block!($acc, $off, $o8, $fix, "k")
+    };
+    ($acc:literal, $off:literal, $o8:literal, $fix:ident, $k:literal) => {
         concat!(
             "vpsrlq ymm9, ymm",
             $acc,
@@ -34,10 +39,14 @@ macro_rules! rq_block {
             " + {m_odd}]\n",
             "vpaddq ymm8, ymm8, [{p} + ",
             $off,
-            " + {k}]\n",
+            " + {",
+            $k,
+            "}]\n",
             "vpaddq ymm9, ymm9, [{p} + ",
             $off,
-            " + {k} + {odd}]\n",
+            " + {",
+            $k,
+            "} + {odd}]\n",
             "vpaddq ymm8, ymm8, ymm10\n",
             "vpaddq ymm9, ymm9, ymm10\n",
             $fix!($off),
@@ -352,3 +361,11 @@ pub fn gemm_requant_row(
         b += tile;
     }
 }
+
+// After the macros above, which it uses.
+mod backbone;
+#[cfg(all(test, feature = "std"))]
+mod tests;
+pub use backbone::{
+    Backbone, BackboneShape, MID_LEN as BACKBONE_MID_LEN, RowWeights, backbone_rows,
+};

@@ -36,6 +36,9 @@
 //!   candidate layer): the one-row tiles issue a weight load per `vpdpbusd`, which bounds them.
 //! - **One-row layers fused with their requantization** (`fused.rs`, the backbone): the
 //!   accumulators are requantized in registers and written as int8.
+//! - **A whole two-layer backbone fused** (`fused/backbone.rs`, the Augur backbone): both
+//!   layers and their requantizations in one kernel, layer 0's activations handed to layer 1
+//!   through a 64-byte buffer in L1.
 //! - **A head's last two layers fused** (`score.rs`): the hidden layer's requantization and a
 //!   one-output score layer in one pass, the int8 hidden matrix kept in registers.
 //! - **A whole two-layer head fused** (`head/`, the Augur heads, at ZMM width): candidate
@@ -583,7 +586,9 @@ mod head;
 mod requant;
 mod score;
 
-pub use fused::gemm_requant_row;
+pub use fused::{
+    BACKBONE_MID_LEN, Backbone, BackboneShape, RowWeights, backbone_rows, gemm_requant_row,
+};
 pub use gemv::{gemv, gemv_pack, gemv_packed_len};
 pub use head::{HeadShape, TILE_ROWS as HEAD_TILE_ROWS, head_prepare, head_scores};
 pub use requant::requant;
