@@ -133,17 +133,8 @@ fn responses(trace: &Path) -> Vec<u64> {
     out
 }
 
-/// Mean turnaround (ticks) of `policy` replayed on the host over the job list of
-/// `(mix, seed)`.
-fn replay_turnaround(
-    mix: Mix,
-    seed: u64,
-    seconds: u32,
-    policy: &mut dyn Policy,
-) -> Result<f64, String> {
-    let ticks = u64::from(seconds) * HZ as u64;
-    let jobs = augur_kernel::workload::generate(mix, seed, ticks);
-    let replay = Replay::new(&jobs).map_err(|e| e.to_string())?;
+/// Mean turnaround (ticks) of `policy` replayed on the host over `replay`'s job list.
+fn replay_turnaround(replay: &Replay, policy: &mut dyn Policy) -> Result<f64, String> {
     let outcome = replay.run(policy).map_err(|e| e.to_string())?;
     Ok(outcome.mean_turnaround())
 }
@@ -159,10 +150,13 @@ struct Bounds {
 
 fn bounds(mix: Mix, seeds: &[u64], seconds: u32) -> Result<Bounds, String> {
     let (mut oracle, mut gittins) = (0.0, 0.0);
+    let ticks = u64::from(seconds) * HZ as u64;
     for &seed in seeds {
+        let jobs = augur_kernel::workload::generate(mix, seed, ticks);
+        let replay = Replay::new(&jobs).map_err(|e| e.to_string())?;
         let mut srpt = ShortestRemainingWork::<{ augur_kernel::workload::MAX_JOBS + 8 }>::new();
-        oracle += replay_turnaround(mix, seed, seconds, &mut srpt)?;
-        gittins += replay_turnaround(mix, seed, seconds, &mut GittinsIndex::new())?;
+        oracle += replay_turnaround(&replay, &mut srpt)?;
+        gittins += replay_turnaround(&replay, &mut GittinsIndex::new())?;
     }
     let ms = |ticks: f64| ticks * 1000.0 / HZ / seeds.len().max(1) as f64;
     Ok(Bounds {

@@ -21,7 +21,7 @@
 //! exact index of a bounded distribution) would let one unseen long job hold the CPU.
 
 use augur_kernel::sched::TaskClass;
-use augur_kernel::sched::gittins::gittins_index;
+use augur_kernel::sched::gittins::index_table;
 use augur_kernel::telemetry::{TaskFeatures, feature};
 
 use crate::dataset::TraceData;
@@ -68,7 +68,7 @@ impl IndexTables {
         let tables = hist
             .iter()
             .zip(&exits)
-            .map(|(h, &n)| index_table(if n >= MIN_EXITS { h } else { &all }))
+            .map(|(h, &n)| index_table(&normalised(if n >= MIN_EXITS { h } else { &all })))
             .collect();
         Some(Self { tables, exits })
     }
@@ -92,20 +92,16 @@ impl IndexTables {
     }
 }
 
-/// Indices for attained `0 ..` up to the last value with work left in the histogram `h`
-/// (counts by total work).
-fn index_table(h: &[f64]) -> Vec<f64> {
+/// The distribution of a histogram of counts by total work.
+fn normalised(h: &[f64]) -> Vec<f64> {
     let total: f64 = h.iter().sum();
-    let p: Vec<f64> = h.iter().map(|c| c / total.max(1.0)).collect();
-    // With attained a, work left needs a task with total > a: the last such a is len − 2.
-    (0..p.len().saturating_sub(1))
-        .map(|a| gittins_index(&p, a))
-        .collect()
+    h.iter().map(|c| c / total.max(1.0)).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use augur_kernel::sched::gittins::gittins_index;
     use augur_kernel::workload::{Mix, generate};
 
     fn data(finished: Vec<(u8, i64)>) -> TraceData {

@@ -479,15 +479,10 @@ pub fn train(
     if config.head_loss == HeadLoss::Gittins {
         let tables = gittins::IndexTables::estimate(splits.train.iter())
             .ok_or_else(|| empty("training", "finished tasks (the Gittins loss needs exits)"))?;
+        let [normal, batch, interactive] = gittins_exits(&tables);
         progress(&format!(
-            "Gittins targets: work distributions from {} finished tasks (normal {}, batch {}, interactive {})",
-            TaskClass::ALL
-                .iter()
-                .map(|c| tables.exits(c.code()))
-                .sum::<usize>(),
-            tables.exits(TaskClass::Normal.code()),
-            tables.exits(TaskClass::Batch.code()),
-            tables.exits(TaskClass::Interactive.code()),
+            "Gittins targets: work distributions from {} finished tasks (normal {normal}, batch {batch}, interactive {interactive})",
+            normal + batch + interactive,
         ));
         net.gittins = Some(tables);
     }
@@ -633,9 +628,7 @@ pub fn train(
         shape: config.shape,
         timings,
         head_loss: config.head_loss,
-        gittins_exits: net.gittins.as_ref().map(|t| {
-            [TaskClass::Normal, TaskClass::Batch, TaskClass::Interactive].map(|c| t.exits(c.code()))
-        }),
+        gittins_exits: net.gittins.as_ref().map(gittins_exits),
         config: describe_config(config),
         command_line: config.command_line.clone(),
         holdout,
@@ -666,6 +659,11 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> 
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Finished tasks per class (normal, batch, interactive) behind `tables`.
+fn gittins_exits(tables: &gittins::IndexTables) -> [usize; 3] {
+    [TaskClass::Normal, TaskClass::Batch, TaskClass::Interactive].map(|c| tables.exits(c.code()))
 }
 
 fn describe_config(c: &TrainConfig) -> String {

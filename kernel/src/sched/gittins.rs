@@ -50,13 +50,21 @@ pub fn gittins_index(p: &[f64], attained: usize) -> f64 {
     best
 }
 
+/// The indices of work distribution `p` for every attained value that leaves work to do
+/// (`0 .. p.len() − 1`; past that the index is infinite).
+pub fn index_table(p: &[f64]) -> Vec<f64> {
+    (0..p.len().saturating_sub(1))
+        .map(|a| gittins_index(p, a))
+        .collect()
+}
+
 /// Indices by attained CPU for one class, up to the end of its support.
 #[derive(Clone, Debug)]
 struct IndexTable(Vec<f64>);
 
 impl IndexTable {
     fn new(p: &[f64]) -> Self {
-        Self((0..p.len()).map(|a| gittins_index(p, a)).collect())
+        Self(index_table(p))
     }
 
     fn get(&self, attained: Tick) -> f64 {
