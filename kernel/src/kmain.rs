@@ -8,9 +8,11 @@ use crate::arch::x86_64::{apic, cpu, gdt, idt, power, serial};
 use crate::bootcfg::{BootArchive, BootConfig, Job, SchedPolicy};
 use crate::exit::ExitCode;
 use crate::health::HealthSummary;
+use crate::learn::schema::HeadStatus;
+use crate::learn::{FallbackReason, GuardConfig, Guarded, Pipeline};
 use crate::mm::{frames, heap, paging};
-use crate::sched::learned::{GuardConfig, LearnedScheduler};
-use crate::sched::{Cfs, Fifo, Mlfq, Policy, RoundRobin};
+use crate::sched::core::{Setup, classical_policy};
+use crate::sched::head::{MAX_SCORED, SchedHead};
 use crate::task::SchedulerSetup;
 use crate::{KERNEL_BASE, kprintln, log, model, time};
 use alloc::boxed::Box;
@@ -20,42 +22,45 @@ use bootloader_api::info::{MemoryRegionKind, MemoryRegions};
 use core::fmt::{self, Write};
 use core::panic::PanicInfo;
 
-/// Time slice of the round-robin policy.
-pub const ROUND_ROBIN_QUANTUM_TICKS: u64 = 10;
-
-/// Tasks the kernel's policies can track at once (runnable or blocked): a workload's
-/// [`crate::workload::MAX_JOBS`] plus the kernel's own threads.
-pub const SCHED_CAPACITY: usize = crate::workload::MAX_JOBS + 8;
-
-/// The classical policy `which` names, with its default parameters.
-fn classical_policy(which: SchedPolicy) -> Box<dyn Policy + Send> {
-    match which {
-        SchedPolicy::RoundRobin => {
-            Box::new(RoundRobin::<SCHED_CAPACITY>::new(ROUND_ROBIN_QUANTUM_TICKS))
-        }
-        SchedPolicy::Cfs => Box::new(Cfs::<SCHED_CAPACITY>::default()),
-        SchedPolicy::Fifo => Box::new(Fifo::<SCHED_CAPACITY>::default()),
-        SchedPolicy::Mlfq | SchedPolicy::Learned => Box::new(Mlfq::<SCHED_CAPACITY>::default()),
-    }
-}
-
-/// Loads the model (the boot file if given, else the embedded default), prints what it got,
-/// and builds the scheduler the settings ask for.
+/// Builds the scheduler the settings ask for. Only a learned policy loads the model (the boot
+/// file if given, else the embedded default) and prints what it got.
 fn scheduler_setup(config: &BootConfig, weights: Option<&'static [u8]>) -> SchedulerSetup {
+    if config.policy != SchedPolicy::Learned {
+        kprintln!(
+            "model: not loaded (the {} scheduler needs none)",
+            config.policy.name()
+        );
+        return SchedulerSetup {
+            sched: Setup {
+                policy: classical_policy(config.policy),
+                policy_code: config.policy.code(),
+                learned: None,
+                explore: config.explore,
+                seed: config.seed,
+            },
+            pipeline: Pipeline::without_model(FallbackReason::NoWeights),
+        };
+    }
     let (bytes, source) = match weights {
         Some(b) => (b, model::Source::BootFile),
         None => (model::DEFAULT_WEIGHTS, model::Source::Embedded),
     };
-    let scorer = match model::load(bytes, source, model_runtime::Backend::detect()) {
+    let (slot, pipeline) = match model::load(bytes, source, model_runtime::Backend::detect()) {
         Ok(m) => {
             kprintln!(
-                "model: {} ({}, {} bytes, schema {})",
+                "model: {} ({}, {} bytes), heads: sched {}",
                 m.name,
                 m.source.name(),
                 m.bytes,
-                crate::telemetry::SCHEMA_VERSION
+                m.sched.word()
             );
-            Ok(m.scorer)
+            if let HeadStatus::Mismatch(why) = m.sched {
+                kprintln!(
+                    "model: head sched disabled: {why}; the learned policy falls back to {}",
+                    config.shadow.name()
+                );
+            }
+            (m.sched_slot(), m.pipeline)
         }
         Err(r) => {
             kprintln!(
@@ -65,30 +70,27 @@ fn scheduler_setup(config: &BootConfig, weights: Option<&'static [u8]>) -> Sched
                 r.message,
                 config.shadow.name()
             );
-            Err(r.reason)
+            (Err(r.reason), Pipeline::without_model(r.reason))
         }
     };
-    if config.policy != SchedPolicy::Learned {
-        return SchedulerSetup {
-            policy: classical_policy(config.policy),
-            policy_code: config.policy.code(),
-            learned: None,
-            explore: config.explore,
-            seed: config.seed,
-        };
-    }
+    let guard = GuardConfig {
+        budget_cycles: time::tick_cycles() / 10,
+        ..GuardConfig::default()
+    };
     SchedulerSetup {
-        policy: classical_policy(config.shadow),
-        policy_code: SchedPolicy::Learned.code(),
-        learned: Some(Box::new(LearnedScheduler::new(
-            scorer,
-            GuardConfig {
-                budget_cycles: time::tick_cycles() / 10,
-                ..GuardConfig::default()
-            },
-        ))),
-        explore: 0,
-        seed: config.seed,
+        sched: Setup {
+            policy: classical_policy(config.shadow),
+            policy_code: SchedPolicy::Learned.code(),
+            learned: Some(Box::new(Guarded::new(
+                SchedHead::default(),
+                slot,
+                guard,
+                MAX_SCORED,
+            ))),
+            explore: 0,
+            seed: config.seed,
+        },
+        pipeline,
     }
 }
 

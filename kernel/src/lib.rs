@@ -27,9 +27,11 @@ extern crate std;
 pub mod bootcfg;
 pub mod exit;
 pub mod health;
+pub mod learn;
 pub mod mm;
 pub mod sched;
 pub mod telemetry;
+pub mod tick;
 pub mod trace;
 pub mod workload;
 

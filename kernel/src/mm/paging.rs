@@ -35,6 +35,9 @@ struct KernelSpace {
     area: u64,
     /// Next free byte in each part (relative to `area`).
     next_stack: u64,
+    /// Stack slots given back by [`free_stack`] (guard address, pages), reused first, so a
+    /// workload that spawns and reaps threads for ever needs no new page tables.
+    free_stacks: alloc::vec::Vec<(u64, u64)>,
     next_mmio: u64,
     next_spare: u64,
 }
@@ -110,6 +113,7 @@ pub fn init(phys_offset: u64) -> Result<(), PagingError> {
             phys_offset,
             area,
             next_stack: STACK_AREA,
+            free_stacks: alloc::vec::Vec::new(),
             next_mmio: MMIO_AREA,
             next_spare: SPARE_AREA,
         });
@@ -229,6 +233,9 @@ pub struct KernelStack {
 /// Allocates a kernel stack of `pages` pages, with a guard page below it.
 pub fn alloc_stack(pages: u64) -> Result<KernelStack, PagingError> {
     let guard = with_space(|s| {
+        if let Some(at) = s.free_stacks.iter().position(|&(_, p)| p == pages) {
+            return Ok(s.free_stacks.swap_remove(at).0);
+        }
         let guard = s.next_stack;
         let next = guard + (pages + 1) * PAGE_BYTES;
         if next > STACK_AREA + AREA_BYTES {
@@ -243,6 +250,23 @@ pub fn alloc_stack(pages: u64) -> Result<KernelStack, PagingError> {
         guard,
         bottom,
         top: bottom + pages * PAGE_BYTES,
+    })
+}
+
+/// Unmaps `stack` and returns its frames; its address range is reused by the next
+/// [`alloc_stack`] of the same size. The caller guarantees nothing runs on it any more (the
+/// thread exited and another one runs).
+pub fn free_stack(stack: KernelStack) -> Result<(), PagingError> {
+    let pages = (stack.top - stack.bottom) / PAGE_BYTES;
+    for i in 0..pages {
+        let phys = unmap(stack.bottom + i * PAGE_BYTES)?;
+        frames::free(phys, 0).map_err(|_| PagingError::NotMapped {
+            virt: stack.bottom + i * PAGE_BYTES,
+        })?;
+    }
+    with_space(|s| {
+        s.free_stacks.push((stack.guard, pages));
+        Ok(())
     })
 }
 

@@ -35,8 +35,12 @@
 //! ch. 8 (MLFQ), ch. 9 (proportional share); Linux `Documentation/scheduler/sched-design-CFS.rst`
 //! and `kernel/sched/fair.c` (virtual runtime, `sched_prio_to_weight`, `place_entity`).
 
+pub mod core;
+#[cfg(not(target_os = "none"))]
+pub mod emulate;
 #[cfg(not(target_os = "none"))]
 pub mod gittins;
+pub mod head;
 pub mod learned;
 pub mod policy;
 #[cfg(not(target_os = "none"))]
@@ -51,7 +55,7 @@ pub use policy::{
 };
 pub use task::{NICE_0_WEIGHT, Nice, TaskClass, TaskState, TaskView, nice_to_weight};
 
-use core::fmt;
+use ::core::fmt;
 
 /// Time in timer ticks (1 ms at the default 1000 Hz LAPIC timer).
 pub type Tick = u64;

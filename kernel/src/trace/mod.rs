@@ -39,3 +39,9 @@ pub use ring::{DROPPED_MARKER_BYTES, MIN_DRAIN_BUFFER, PushError, TraceRing};
 
 #[cfg(test)]
 mod tests;
+
+/// Codes of the heads whose decisions trace records carry.
+pub mod head {
+    /// The scheduler's head.
+    pub const SCHED: u8 = 1;
+}

@@ -29,6 +29,9 @@ use alloc::vec::Vec;
 pub const TARGET_LOAD_PERCENT: u64 = 90;
 /// Jobs arrive during this share of the run, in percent.
 pub const ARRIVAL_SPAN_PERCENT: u64 = 60;
+/// How often a workload's main thread wakes to see whether every job is done, in ticks
+/// (`runner`; host emulation models the same thread).
+pub const POLL_TICKS: Tick = 50;
 /// Most jobs one workload holds (the kernel's scheduler tables are sized for it).
 pub const MAX_JOBS: usize = 200;
 

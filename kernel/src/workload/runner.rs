@@ -7,7 +7,7 @@
 //! labels read). The main thread only wakes every [`POLL_TICKS`] to see whether all are done.
 
 use super::metrics::{RunMetrics, TaskOutcome};
-use super::{Job, generate};
+use super::{Job, POLL_TICKS, generate};
 use crate::bootcfg::{BootConfig, SchedPolicy};
 use crate::sched::learned::FallbackReason;
 use crate::sched::{Nice, TaskClass, TaskId, TaskState, Tick};
@@ -16,9 +16,6 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use spin::Once;
-
-/// How often the main thread checks whether the workload is done.
-const POLL_TICKS: Tick = 50;
 
 static JOBS: Once<Vec<Job>> = Once::new();
 

@@ -1,13 +1,13 @@
-//! The learned policy's guards with a scripted scorer: every fallback reason is taken when it
-//! should be, counted, and never returns a task that is not a candidate.
+//! The scheduler head behind the guard, with a scripted model: every fallback reason is taken
+//! when it should be, counted, and never returns a task that is not a candidate.
 
 use super::*;
+use crate::learn::{FallbackReason, GuardConfig, Inference, InputLayout, Pipeline};
 use crate::sched::TaskId;
-use model_runtime::RunError;
-
 use crate::telemetry::feature::{
     BURST as BURST_FEATURE, CPU_TOTAL as CPU_TOTAL_FEATURE, WAITING as WAITING_FEATURE,
 };
+use model_runtime::RunError;
 
 /// Scores each row by a fixed function of its int8 features.
 struct Scripted<F: FnMut(&[i8]) -> i32> {
@@ -15,23 +15,91 @@ struct Scripted<F: FnMut(&[i8]) -> i32> {
     fail: bool,
 }
 
-impl<F: FnMut(&[i8]) -> i32> Scorer for Scripted<F> {
-    fn score(
-        &mut self,
-        _window: &[i8; MODEL_INPUT_LEN],
-        rows: &[i8],
-        scores: &mut [i32],
-    ) -> Result<(), RunError> {
+impl<F: FnMut(&[i8]) -> i32> Inference for Scripted<F> {
+    fn run_backbone(&mut self, _input: &[i8]) -> Result<(), RunError> {
+        Ok(())
+    }
+
+    fn run_head(&mut self, _head: usize, rows: &[i8], scores: &mut [i32]) -> Result<(), RunError> {
         if self.fail {
             return Err(RunError::NoEmbedding);
         }
         for (s, row) in scores
             .iter_mut()
-            .zip(rows.as_chunks::<CANDIDATE_FEATURES>().0)
+            .zip(rows.chunks_exact(SchedHead::FEATURES))
         {
             *s = (self.score_row)(row);
         }
         Ok(())
+    }
+}
+
+/// What one decision came to, in task ids (as the scheduler core maps it).
+struct D {
+    chosen: Option<TaskId>,
+    fallback: Option<FallbackReason>,
+    scored: bool,
+    inference_cycles: u64,
+}
+
+/// The learned scheduler and a pipeline over a scripted model, mapping choices to task ids
+/// as `sched::core` does.
+struct Harness<F: FnMut(&[i8]) -> i32> {
+    learned: LearnedScheduler,
+    pipeline: Pipeline<Scripted<F>>,
+}
+
+impl<F: FnMut(&[i8]) -> i32> Harness<F> {
+    fn new(scorer: Result<Scripted<F>, FallbackReason>, config: GuardConfig) -> Self {
+        let slot = scorer.as_ref().map(|_| 0).map_err(|r| *r);
+        Self {
+            learned: Guarded::new(SchedHead::default(), slot, config, MAX_SCORED),
+            pipeline: Pipeline::new(scorer, InputLayout::full()),
+        }
+    }
+
+    fn decide(
+        &mut self,
+        t: Tick,
+        cands: &[Candidate],
+        shadow: Option<TaskId>,
+        clock: &mut dyn FnMut() -> u64,
+    ) -> D {
+        let shadow_at = shadow.and_then(|s| cands.iter().position(|c| c.id == s));
+        let out = self
+            .learned
+            .decide(&mut self.pipeline, t, cands, shadow_at, clock);
+        let chosen = match out.choice {
+            None => None,
+            Some(crate::learn::Choice::Model(i)) => Some(cands[i].id),
+            Some(crate::learn::Choice::Shadow(_)) => shadow.or(Some(cands[0].id)),
+        };
+        D {
+            chosen,
+            fallback: out.fallback(),
+            scored: out.scored,
+            inference_cycles: out.inference_cycles,
+        }
+    }
+
+    fn counts(&self) -> &crate::learn::FallbackCounts {
+        self.learned.counts()
+    }
+
+    fn scores(&self, n: usize) -> &[i32] {
+        self.learned.scores(n)
+    }
+
+    fn first_ticks(&self) -> u64 {
+        self.learned.head().first_ticks()
+    }
+
+    fn unjudged(&self) -> u64 {
+        self.learned.head().unjudged()
+    }
+
+    fn on_exit(&mut self, id: TaskId, cpu: u64) {
+        self.learned.head_mut().on_exit(id, cpu);
     }
 }
 
@@ -67,8 +135,6 @@ fn three() -> [Candidate; 3] {
     [candidate(1, 40), candidate(2, 2), candidate(3, 10)]
 }
 
-const WINDOW: [i8; MODEL_INPUT_LEN] = [0; MODEL_INPUT_LEN];
-
 fn cheap_clock() -> impl FnMut() -> u64 {
     let mut t = 0;
     move || {
@@ -80,12 +146,9 @@ fn cheap_clock() -> impl FnMut() -> u64 {
 #[test]
 fn without_a_model_every_decision_is_the_shadows_with_the_reason() {
     for reason in [FallbackReason::NoWeights, FallbackReason::Schema] {
-        let mut l = LearnedScheduler::<Scripted<fn(&[i8]) -> i32>>::new(
-            Err(reason),
-            GuardConfig::default(),
-        );
+        let mut l = Harness::<fn(&[i8]) -> i32>::new(Err(reason), GuardConfig::default());
         for t in 0..10 {
-            let d = l.decide(t, &WINDOW, &three(), Some(TaskId(3)), &mut cheap_clock());
+            let d = l.decide(t, &three(), Some(TaskId(3)), &mut cheap_clock());
             assert_eq!((d.chosen, d.fallback), (Some(TaskId(3)), Some(reason)));
             assert!(!d.scored);
         }
@@ -96,8 +159,8 @@ fn without_a_model_every_decision_is_the_shadows_with_the_reason() {
 
 #[test]
 fn a_valid_model_runs_its_best_scored_candidate() {
-    let mut l = LearnedScheduler::new(Ok(short_burst_first()), GuardConfig::default());
-    let d = l.decide(0, &WINDOW, &three(), Some(TaskId(1)), &mut cheap_clock());
+    let mut l = Harness::new(Ok(short_burst_first()), GuardConfig::default());
+    let d = l.decide(0, &three(), Some(TaskId(1)), &mut cheap_clock());
     assert_eq!((d.chosen, d.fallback), (Some(TaskId(2)), None));
     assert!(d.scored && d.inference_cycles > 0);
     assert_eq!(l.scores(3), &[-20, -1, -5], "burst >> 1, negated");
@@ -106,7 +169,7 @@ fn a_valid_model_runs_its_best_scored_candidate() {
 
 #[test]
 fn a_newcomer_gets_its_first_tick_before_the_models_pick() {
-    let mut l = LearnedScheduler::new(Ok(long_burst_first()), GuardConfig::default());
+    let mut l = Harness::new(Ok(long_burst_first()), GuardConfig::default());
     let newcomer = |id, waiting| {
         let mut c = candidate(id, 0);
         c.features.0[CPU_TOTAL_FEATURE] = 0;
@@ -116,7 +179,7 @@ fn a_newcomer_gets_its_first_tick_before_the_models_pick() {
     let mut cands = three().to_vec();
     cands.push(newcomer(7, 3));
     cands.push(newcomer(8, 5));
-    let d = l.decide(0, &WINDOW, &cands, Some(TaskId(2)), &mut cheap_clock());
+    let d = l.decide(0, &cands, Some(TaskId(2)), &mut cheap_clock());
     assert_eq!(
         (d.chosen, d.fallback),
         (Some(TaskId(8)), None),
@@ -125,15 +188,15 @@ fn a_newcomer_gets_its_first_tick_before_the_models_pick() {
     assert!(d.scored, "the model still ran (its scores are traced)");
     assert_eq!(l.first_ticks(), 1);
     // Once charged a tick, a task is the model's to rank.
-    let d = l.decide(1, &WINDOW, &three(), Some(TaskId(2)), &mut cheap_clock());
+    let d = l.decide(1, &three(), Some(TaskId(2)), &mut cheap_clock());
     assert_eq!(d.chosen, Some(TaskId(1)));
     assert_eq!(l.first_ticks(), 1);
 }
 
 #[test]
 fn no_candidates_means_idle_and_no_decision() {
-    let mut l = LearnedScheduler::new(Ok(short_burst_first()), GuardConfig::default());
-    let d = l.decide(0, &WINDOW, &[], None, &mut cheap_clock());
+    let mut l = Harness::new(Ok(short_burst_first()), GuardConfig::default());
+    let d = l.decide(0, &[], None, &mut cheap_clock());
     assert_eq!((d.chosen, d.fallback), (None, None));
     assert_eq!(l.counts().decisions, 0);
 }
@@ -144,7 +207,7 @@ fn an_inference_over_budget_is_discarded() {
         budget_cycles: 100,
         ..GuardConfig::default()
     };
-    let mut l = LearnedScheduler::new(Ok(short_burst_first()), config);
+    let mut l = Harness::new(Ok(short_burst_first()), config);
     let mut slow = {
         let mut t = 0;
         move || {
@@ -152,7 +215,7 @@ fn an_inference_over_budget_is_discarded() {
             t
         }
     };
-    let d = l.decide(0, &WINDOW, &three(), Some(TaskId(3)), &mut slow);
+    let d = l.decide(0, &three(), Some(TaskId(3)), &mut slow);
     assert_eq!(
         (d.chosen, d.fallback),
         (Some(TaskId(3)), Some(FallbackReason::Budget))
@@ -163,14 +226,14 @@ fn an_inference_over_budget_is_discarded() {
 
 #[test]
 fn a_runtime_error_is_a_bad_output_fallback() {
-    let mut l = LearnedScheduler::new(
+    let mut l = Harness::new(
         Ok(Scripted {
             score_row: |_: &[i8]| 0,
             fail: true,
         }),
         GuardConfig::default(),
     );
-    let d = l.decide(0, &WINDOW, &three(), Some(TaskId(1)), &mut cheap_clock());
+    let d = l.decide(0, &three(), Some(TaskId(1)), &mut cheap_clock());
     assert_eq!(
         (d.chosen, d.fallback),
         (Some(TaskId(1)), Some(FallbackReason::BadOutput))
@@ -197,10 +260,10 @@ fn regret_guard_judges_in_hindsight_trips_on_a_bad_window_and_recovers() {
         },
         fail: false,
     };
-    let mut l = LearnedScheduler::new(Ok(scorer), config);
+    let mut l = Harness::new(Ok(scorer), config);
     let pair = |long, short| [candidate(long, 40), candidate(short, 2)];
-    let decide = |l: &mut LearnedScheduler<_>, t, cands: &[Candidate], shadow| {
-        let d = l.decide(t, &WINDOW, cands, Some(TaskId(shadow)), &mut cheap_clock());
+    let decide = |l: &mut Harness<_>, t, cands: &[Candidate], shadow| {
+        let d = l.decide(t, cands, Some(TaskId(shadow)), &mut cheap_clock());
         (d.chosen, d.fallback)
     };
     // Ticks 0..8: the model runs task 1 against the shadow's task 2. Nothing is judged yet:
@@ -246,13 +309,12 @@ fn a_model_that_beats_its_shadow_in_hindsight_is_never_stopped() {
         regret_limit: 0,
         ..GuardConfig::default()
     };
-    let mut l = LearnedScheduler::new(Ok(short_burst_first()), config);
+    let mut l = Harness::new(Ok(short_burst_first()), config);
     for round in 0..50u32 {
         let (long, short) = (2 * round + 100, 2 * round + 101);
         let cands = [candidate(long, 40), candidate(short, 2)];
         let d = l.decide(
             u64::from(round),
-            &WINDOW,
             &cands,
             Some(TaskId(long)),
             &mut cheap_clock(),
@@ -270,11 +332,11 @@ fn a_model_that_beats_its_shadow_in_hindsight_is_never_stopped() {
 
 #[test]
 fn decisions_only_return_candidates() {
-    let mut l = LearnedScheduler::new(Ok(long_burst_first()), GuardConfig::default());
+    let mut l = Harness::new(Ok(long_burst_first()), GuardConfig::default());
     for n in 1..=3 {
         let cands = &three()[..n];
         for shadow in [None, Some(cands[n - 1].id)] {
-            let d = l.decide(0, &WINDOW, cands, shadow, &mut cheap_clock());
+            let d = l.decide(0, cands, shadow, &mut cheap_clock());
             let c = d.chosen.expect("some candidate");
             assert!(cands.iter().any(|x| x.id == c));
         }
@@ -287,10 +349,17 @@ fn reasons_round_trip_their_codes_and_names() {
         assert_eq!(FallbackReason::from_code(r.code()), Some(r));
     }
     assert_eq!(FallbackReason::from_code(0), None);
-    assert_eq!(FallbackReason::from_code(6), None);
+    assert_eq!(FallbackReason::from_code(7), None);
     let names: Vec<_> = FallbackReason::ALL.iter().map(|r| r.name()).collect();
     assert_eq!(
         names,
-        ["no-weights", "schema", "budget", "regret", "bad-output"]
+        [
+            "no-weights",
+            "schema",
+            "budget",
+            "regret",
+            "bad-output",
+            "integrity"
+        ]
     );
 }
