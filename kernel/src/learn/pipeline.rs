@@ -12,7 +12,9 @@
 //! - No allocation after construction.
 
 use super::guard::FallbackReason;
-use crate::telemetry::{TELEMETRY_FIELDS, Telemetry, TelemetryWindow, WINDOW_TICKS};
+use crate::telemetry::{
+    MODEL_INPUT_LEN, TELEMETRY_FIELDS, Telemetry, TelemetryWindow, WINDOW_TICKS,
+};
 use alloc::boxed::Box;
 use alloc::vec;
 use model_runtime::RunError;
@@ -99,6 +101,8 @@ pub struct PipelineStats {
 pub struct Pipeline<I> {
     inference: Result<I, FallbackReason>,
     layout: InputLayout,
+    /// The layout is the kernel's whole row in order: the window is the input as it stands.
+    whole_row: bool,
     window: TelemetryWindow,
     input: Box<[i8]>,
     /// `Some(result)` once the backbone ran over the current window.
@@ -113,6 +117,7 @@ impl<I: Inference> Pipeline<I> {
         Self {
             inference,
             layout,
+            whole_row: layout == InputLayout::full(),
             window: TelemetryWindow::new(),
             input: vec![0; WINDOW_TICKS * layout.fields()].into_boxed_slice(),
             embedded: None,
@@ -161,13 +166,18 @@ impl<I: Inference> Pipeline<I> {
         let embedded = match self.embedded {
             Some(result) => result,
             None => {
-                let mut full = [0i8; WINDOW_TICKS * TELEMETRY_FIELDS];
-                self.window.model_input(&mut full);
-                let mut at = 0;
-                for tick in full.chunks_exact(TELEMETRY_FIELDS) {
-                    for &(start, len) in self.layout.ranges() {
-                        self.input[at..at + len].copy_from_slice(&tick[start..start + len]);
-                        at += len;
+                let all = <&mut [i8; MODEL_INPUT_LEN]>::try_from(&mut *self.input);
+                if let (true, Ok(all)) = (self.whole_row, all) {
+                    self.window.model_input(all);
+                } else {
+                    let mut full = [0i8; MODEL_INPUT_LEN];
+                    self.window.model_input(&mut full);
+                    let mut at = 0;
+                    for tick in full.chunks_exact(TELEMETRY_FIELDS) {
+                        for &(start, len) in self.layout.ranges() {
+                            self.input[at..at + len].copy_from_slice(&tick[start..start + len]);
+                            at += len;
+                        }
                     }
                 }
                 let result = inference.run_backbone(&self.input);

@@ -41,9 +41,15 @@ pub(crate) struct Entry<T> {
 
 /// A fixed-capacity table of tasks known to a policy (runnable or blocked), plus the running
 /// task and the enqueue-order counter.
+///
+/// Every scan stops at `used`, one past the highest occupied slot: a table sized for a
+/// workload's 200 jobs with 30 alive costs 30 steps per scan, not 200, and slot order (which
+/// orders the candidates) is the same as a full scan's.
 #[derive(Clone, Debug)]
 pub(crate) struct Table<T: Copy, const N: usize> {
     slots: [Option<Entry<T>>; N],
+    /// Slots at and past this index are all empty.
+    used: usize,
     current: Option<TaskId>,
     next_seq: u64,
 }
@@ -52,6 +58,7 @@ impl<T: Copy, const N: usize> Table<T, N> {
     pub const fn new() -> Self {
         Self {
             slots: [None; N],
+            used: 0,
             current: None,
             next_seq: 0,
         }
@@ -69,6 +76,7 @@ impl<T: Copy, const N: usize> Table<T, N> {
                     .iter()
                     .position(Option::is_none)
                     .ok_or(SchedError::Full { capacity: N })?;
+                self.used = self.used.max(i + 1);
                 self.slots[i] = Some(Entry {
                     id,
                     runnable: false,
@@ -105,6 +113,9 @@ impl<T: Copy, const N: usize> Table<T, N> {
         if let Some(i) = self.index_of(id) {
             if forget {
                 self.slots[i] = None;
+                while self.used > 0 && self.slots[self.used - 1].is_none() {
+                    self.used -= 1;
+                }
             } else if let Some(e) = self.slots[i].as_mut() {
                 e.runnable = false;
             }
@@ -112,11 +123,17 @@ impl<T: Copy, const N: usize> Table<T, N> {
     }
 
     pub fn get(&self, id: TaskId) -> Option<&Entry<T>> {
-        self.slots.iter().flatten().find(|e| e.id == id)
+        self.slots[..self.used]
+            .iter()
+            .flatten()
+            .find(|e| e.id == id)
     }
 
     pub fn get_mut(&mut self, id: TaskId) -> Option<&mut Entry<T>> {
-        self.slots.iter_mut().flatten().find(|e| e.id == id)
+        self.slots[..self.used]
+            .iter_mut()
+            .flatten()
+            .find(|e| e.id == id)
     }
 
     /// The running task's entry.
@@ -134,12 +151,15 @@ impl<T: Copy, const N: usize> Table<T, N> {
 
     /// Every entry, runnable or not.
     pub fn entries_mut(&mut self) -> impl Iterator<Item = &mut Entry<T>> {
-        self.slots.iter_mut().flatten()
+        self.slots[..self.used].iter_mut().flatten()
     }
 
     /// The runnable entries.
     pub fn runnable(&self) -> impl Iterator<Item = &Entry<T>> {
-        self.slots.iter().flatten().filter(|e| e.runnable)
+        self.slots[..self.used]
+            .iter()
+            .flatten()
+            .filter(|e| e.runnable)
     }
 
     /// The runnable task with the smallest `key`, ties broken by enqueue order.
@@ -162,7 +182,7 @@ impl<T: Copy, const N: usize> Table<T, N> {
     }
 
     fn index_of(&self, id: TaskId) -> Option<usize> {
-        self.slots
+        self.slots[..self.used]
             .iter()
             .position(|s| s.is_some_and(|e| e.id == id))
     }
