@@ -176,9 +176,11 @@ impl fmt::Display for SchemaMismatch {
 /// head index.
 pub fn check_schema(model: &Model<'_>) -> Result<usize, SchemaMismatch> {
     use crate::telemetry::{SCHEMA_VERSION, TELEMETRY_FIELDS};
-    if model.schema_version() != u32::from(SCHEMA_VERSION) {
+    // Model format 2: the telemetry schema is the `sched` input section's version.
+    let version = model.section("sched").map_or(0, |s| s.version);
+    if version != u32::from(SCHEMA_VERSION) {
         return Err(SchemaMismatch::Version {
-            model: model.schema_version(),
+            model: version,
             kernel: SCHEMA_VERSION,
         });
     }
