@@ -5,8 +5,10 @@ use model_runtime::gguf::{Gguf, Value};
 use model_runtime::integrity::{DIGEST_KEY, digest_without, to_hex};
 use model_runtime::{Backend, Engine, LoadError, Model};
 
-/// Skip running models whose scratch would be unreasonably large for a fuzz iteration.
-const MAX_SCRATCH: usize = 1 << 22;
+/// Skip running models whose scratch would be unreasonably large for a fuzz iteration. The
+/// seeds need well under 64 KiB; zeroing megabytes of scratch per backend per input made the
+/// sealed target (which accepts most inputs) five times slower for no new coverage.
+const MAX_SCRATCH: usize = 1 << 18;
 
 fn run(model: &Model<'_>, backend: Backend) -> Option<Vec<i32>> {
     let mut scratch = vec![0u8; model.scratch_len()];
@@ -42,8 +44,8 @@ pub fn exercise(data: &[u8]) -> Option<LoadError> {
     };
     // An accepted file hashes, around its stored digest, to exactly that digest.
     let span = model.gguf().str_span(DIGEST_KEY).expect("an accepted file has a digest");
-    assert_eq!(&data[span.clone()], &to_hex(&digest_without(data, span)));
-    assert_eq!(&data[model.gguf().str_span(DIGEST_KEY).unwrap()], &model.digest_hex());
+    assert_eq!(&data[span.clone()], &model.digest_hex());
+    assert_eq!(model.digest_hex(), to_hex(&digest_without(data, span)));
     for s in model.sections() {
         assert!(s.first_field + s.fields <= model.input_features());
     }
