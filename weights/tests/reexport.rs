@@ -96,6 +96,54 @@ fn committed_models_are_the_reexport_of_their_format_1_files() {
     }
 }
 
+/// Each committed model's card names the file's SHA-256 and the integrity digest stored in it,
+/// and the SHA-256 of the format 1 file it was re-exported from.
+#[test]
+fn cards_name_the_files_and_their_digests() {
+    for (gguf, card, old) in [
+        (
+            "augur-sched-v2.gguf",
+            "augur-sched-v2.md",
+            "tests/data/augur-sched-v2.format1.gguf",
+        ),
+        (
+            "augur-handset-v1.gguf",
+            "augur-handset-v1.md",
+            "tests/data/augur-handset-v1.format1.gguf",
+        ),
+    ] {
+        let (bytes, card) = (read(gguf), String::from_utf8(read(card)).unwrap());
+        let line = |prefix: &str| {
+            card.lines()
+                .find_map(|l| l.strip_prefix(prefix)?.strip_suffix('`'))
+                .map(str::to_string)
+        };
+        assert_eq!(
+            line("- SHA-256 of the GGUF: `"),
+            Some(sha256_hex(&bytes)),
+            "{gguf}"
+        );
+        let model = Model::from_gguf(&bytes).unwrap();
+        assert_eq!(
+            line("- Integrity digest (augur.digest.sha256): `"),
+            Some(String::from_utf8(model.digest_hex().to_vec()).unwrap()),
+            "{gguf}"
+        );
+        let old_sha = sha256_hex(&read(old));
+        assert!(
+            card.contains(&format!("format 1 file had SHA-256 `{old_sha}`")),
+            "{gguf}"
+        );
+        assert!(card.contains("--example reexport"), "{gguf}");
+    }
+}
+
+/// SHA-256 of a whole file, lowercase hex (the runtime's digest function with nothing left out).
+fn sha256_hex(bytes: &[u8]) -> String {
+    let d = model_runtime::integrity::digest_without(bytes, 0..0);
+    String::from_utf8(model_runtime::integrity::to_hex(&d).to_vec()).unwrap()
+}
+
 /// The finding (5 of 20 flipped offsets in the committed model were accepted): every
 /// byte of the committed scheduler model, flipped, is refused.
 #[test]
