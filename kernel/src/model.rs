@@ -1,11 +1,11 @@
 //! The model the kernel boots with: the embedded default, or a file given at boot
 //! (`--weights`, the ramdisk's `weights.gguf` entry), checked before it may decide anything.
 //!
-//! The file is checked in three steps: the runtime's reader (structure, and the integrity
-//! digest once files carry one), the backbone against the kernel's telemetry sections, and
+//! The file is checked in three steps: the runtime's reader (structure, and the SHA-256
+//! integrity digest over the whole file: a mismatch is an `integrity` fallback), the backbone against the kernel's telemetry sections, and
 //! each head the kernel knows against its features (`learn::schema`). A file that fails the
 //! first two is refused whole: every head then falls back with that reason
-//! ([`FallbackReason::NoWeights`], [`FallbackReason::Schema`]) and the classical shadows
+//! ([`FallbackReason::NoWeights`], [`FallbackReason::Integrity`], [`FallbackReason::Schema`]) and the classical shadows
 //! decide. A head that is absent or was trained on other features is disabled alone. A
 //! refused boot file never silently falls back to the embedded model: the user asked for that
 //! file, so the run says it did not get it.
@@ -86,9 +86,13 @@ pub struct Refused {
 }
 
 /// The fallback reason for a reader error.
-fn reason_of(_e: &LoadError) -> FallbackReason {
-    // TRANSITION: digest errors map to `Integrity` once the reader checks digests.
-    FallbackReason::NoWeights
+/// A file whose digest does not match, or that has none to check, is an `integrity`
+/// fallback: the bytes cannot be trusted. Anything else the reader refuses is `no-weights`.
+fn reason_of(e: &LoadError) -> FallbackReason {
+    match e {
+        LoadError::DigestMismatch { .. } | LoadError::MissingDigest => FallbackReason::Integrity,
+        _ => FallbackReason::NoWeights,
+    }
 }
 
 /// Validates `bytes` and builds the pipeline on `backend`. The bytes, the parsed model and

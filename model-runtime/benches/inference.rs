@@ -1,8 +1,12 @@
 //! `cargo bench -p model-runtime`: per-inference latency of the scalar, AVX2 and AVX-512 VNNI
-//! backends and of tract-core (f32, optimized plan, state reused, heads as one batch), on the
-//! same weights and inputs in one run, for the shapes of DESIGN.md §4 and a LinnOS-sized model;
-//! with ratios and the int8 multiply-accumulates per TSC tick each SIMD path reaches against
-//! its own bound:
+//! backends on the runtime's own random models (DESIGN.md §4 shapes and a LinnOS-sized one) and
+//! of each micro-kernel alone, with ratios and the int8 multiply-accumulates per TSC tick each
+//! SIMD path reaches against its own bound (`common/`), and the cost of loading a model of the
+//! default scheduler model's size, integrity digest included. The comparison with tract-core f32
+//! on quantizer-made models is `cargo bench -p augur-weights`: it needs `weights/`, which this
+//! crate does not depend on.
+//!
+//! Bounds:
 //! - AVX2: 32 exact int8 MACs per *core* cycle. `vpmaddubsw` does 32 multiply-adds, but an
 //!   exact MAC also needs the `vpmaddwd` that widens its i16 pairs, and both issue on the same
 //!   two pipes (measured on Zen 4; p0/p1 on Intel): one pair per cycle.
@@ -15,347 +19,37 @@
 //!
 //! Method: each case runs in samples of `iters` back-to-back calls (`iters` chosen so a sample
 //! takes about 2 ms), 41 samples after a warm-up; the table shows the median per-call time.
-//! Cycles are TSC ticks (`rdtsc`), i.e. at the nominal clock: on a CPU that boosts above it
-//! the core does more real cycles per tick, so MACs/cycle here is an upper estimate of the
-//! per-core-cycle figure. A shared machine is noisy: compare ratios from one run
-//! (DESIGN.md §6). A plain `harness = false` bench: no criterion dependency needed for this.
+//! Cycles are TSC ticks (`rdtsc`), i.e. at the nominal clock. A shared machine is noisy:
+//! compare ratios from one run (DESIGN.md §6). A plain `harness = false` bench.
+
+mod common;
 
 use std::hint::black_box;
-use std::time::Instant;
 
-use augur_weights::reference::{TractMlp, dequantized_backbone, dequantized_head, embedding_scale};
-use augur_weights::{Calibration, FloatModel, dequantize, quantize, random_float_model};
-use model_runtime::kernels::{self, Gemm, packed_len};
-use model_runtime::{Backend, Engine, Model, QuantizedModel, XorShift};
+use common::{backbone_row, gemv_row, head_row, kernel_row, measure, print_table, requant_row};
+use model_runtime::gguf::Gguf;
+use model_runtime::{Backend, Model, integrity, random_model};
 
-/// Exact int8 MACs per core cycle with AVX2: one `vpmaddubsw` + `vpmaddwd` pair (32 MACs) per
-/// cycle, both on the two multiply pipes.
-const AVX2_MACS_PER_CORE_CYCLE: f64 = 32.0;
-/// Exact int8 MACs per core cycle with VNNI: two `vpdpbusd ymm` (32 MACs each) per cycle.
-const VNNI_MACS_PER_CORE_CYCLE: f64 = 64.0;
-const SAMPLES: usize = 41;
-const SAMPLE_NS: f64 = 2.0e6;
-
-fn rdtsc() -> u64 {
-    // SAFETY: RDTSC only reads the time-stamp counter; it is available on every x86-64 CPU.
-    #[allow(unused_unsafe)]
-    unsafe {
-        core::arch::x86_64::_rdtsc()
-    }
-}
-
-/// Median nanoseconds and TSC ticks per call of `f`.
-fn measure(mut f: impl FnMut()) -> (f64, f64) {
-    let t = Instant::now();
-    let mut warm = 0u64;
-    while t.elapsed().as_millis() < 50 {
-        f();
-        warm += 1;
-    }
-    let per_call = 50.0e6 / warm.max(1) as f64;
-    let iters = ((SAMPLE_NS / per_call) as u64).clamp(1, 1_000_000);
-    let mut ns = Vec::with_capacity(SAMPLES);
-    let mut ticks = Vec::with_capacity(SAMPLES);
-    for _ in 0..SAMPLES {
-        let (t0, c0) = (Instant::now(), rdtsc());
-        for _ in 0..iters {
-            f();
-        }
-        let (c1, t1) = (rdtsc(), t0.elapsed());
-        ns.push(t1.as_nanos() as f64 / iters as f64);
-        ticks.push((c1 - c0) as f64 / iters as f64);
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
-    };
-    (median(&mut ns), median(&mut ticks))
-}
-
-/// The core's current clock in GHz: a chain of dependent 1-cycle adds, timed by the wall clock.
-fn core_ghz() -> f64 {
-    const ITERS: u64 = 20_000_000;
-    const ADDS_PER_ITER: u64 = 4;
-    let best = (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            // SAFETY: register-only arithmetic and a counted loop; no memory is touched.
-            unsafe {
-                core::arch::asm!(
-                    "2:",
-                    "add {x}, 1",
-                    "add {x}, 1",
-                    "add {x}, 1",
-                    "add {x}, 1",
-                    "dec {n}",
-                    "jnz 2b",
-                    n = inout(reg) ITERS => _,
-                    x = inout(reg) 0u64 => _,
-                    options(nomem, nostack),
-                );
-            }
-            t.elapsed().as_nanos() as f64
-        })
-        .fold(f64::INFINITY, f64::min);
-    (ITERS * ADDS_PER_ITER) as f64 / best
-}
-
-struct Row {
-    name: String,
-    macs: usize,
-    scalar: (f64, f64),
-    avx2: Option<(f64, f64)>,
-    vnni: Option<(f64, f64)>,
-    tract: Option<f64>,
-}
-
-fn calibration(m: &FloatModel) -> Calibration {
-    let mut rng = XorShift::new(99);
-    let mut u = |n: usize, a: f32| {
-        (0..n)
-            .map(|_| augur_weights::float::uniform(&mut rng) * a)
-            .collect::<Vec<f32>>()
-    };
-    Calibration {
-        inputs: (0..32).map(|_| u(m.input_len(), 2.0)).collect(),
-        candidates: m
-            .heads
-            .iter()
-            .map(|h| (0..32).map(|_| u(h.candidate_features, 3.0)).collect())
-            .collect(),
-        ..Calibration::default()
-    }
-}
-
-fn quantized(float: &FloatModel) -> QuantizedModel {
-    quantize(float, &calibration(float)).expect("benchmark model quantizes")
-}
-
-/// Times one backend over `run`; `None` when the backend is unavailable.
-fn time_backend(
-    model: &Model<'_>,
-    backend: Backend,
-    run: &mut dyn FnMut(&mut Engine<'_, '_, '_>),
-) -> Option<(f64, f64)> {
-    if !backend.is_available() {
-        return None;
-    }
-    let mut scratch = vec![0u8; model.scratch_len()];
-    let mut engine = Engine::new(model, backend, &mut scratch).ok()?;
-    Some(measure(|| run(&mut engine)))
-}
-
-fn backbone_row(name: &str, q: &QuantizedModel) -> Row {
+/// Loading a model the size of `weights/augur-sched-v2.gguf` (96 -> 32 -> 16, head 24 -> 16 ->
+/// 1): the whole reader, and the SHA-256 digest check inside it.
+fn load_cost() {
+    let q = random_model(1, 8, 12, &[32, 16], &[("sched", 8, &[16, 1])]);
     let bytes = q.to_gguf();
-    let model = Model::from_gguf(&bytes).expect("loads");
-    let mut rng = XorShift::new(1);
-    let input = rng.i8s(model.input_len(), -128, 127);
-    let mut run = |e: &mut Engine<'_, '_, '_>| {
-        black_box(e.run_backbone(black_box(&input)).map(|emb| emb[0]).ok());
-    };
-    let scalar = time_backend(&model, Backend::Scalar, &mut run).expect("scalar always runs");
-    let avx2 = time_backend(&model, Backend::Avx2, &mut run);
-    let vnni = time_backend(&model, Backend::Vnni, &mut run);
-    let mut tract = TractMlp::new(&dequantized_backbone(&model), 1).expect("tract builds");
-    let x = dequantize(&input, model.input_scale());
-    let (tract_ns, _) = measure(|| {
-        black_box(tract.run(black_box(&x)).ok());
+    let (load_ns, load_ticks) = measure(|| {
+        black_box(Model::from_gguf(black_box(&bytes)).is_ok());
     });
-    Row {
-        name: name.into(),
-        macs: q.backbone_macs(),
-        scalar,
-        avx2,
-        vnni,
-        tract: Some(tract_ns),
-    }
-}
-
-fn head_row(name: &str, q: &QuantizedModel, candidates: usize) -> Row {
-    let bytes = q.to_gguf();
-    let model = Model::from_gguf(&bytes).expect("loads");
-    let mut rng = XorShift::new(2);
-    let input = rng.i8s(model.input_len(), -128, 127);
-    let features = model.head(0).expect("head").candidate_features;
-    let cands = rng.i8s(candidates * features, -128, 127);
-    let mut scores = vec![0i32; candidates];
-    let mut run = |e: &mut Engine<'_, '_, '_>| {
-        // The embedding of this tick is computed once, outside the timed head call.
-        let _ = e.run_backbone(&input);
-        black_box(e.run_head(0, black_box(&cands), &mut scores).ok());
-    };
-    let mut timed = |backend| -> Option<(f64, f64)> {
-        if !Backend::is_available(backend) {
-            return None;
-        }
-        let mut scratch = vec![0u8; model.scratch_len()];
-        let mut e = Engine::new(&model, backend, &mut scratch).ok()?;
-        run(&mut e);
-        let mut scores = vec![0i32; candidates];
-        Some(measure(|| {
-            black_box(e.run_head(0, black_box(&cands), &mut scores).ok());
-        }))
-    };
-    let scalar = timed(Backend::Scalar).expect("scalar always runs");
-    let avx2 = timed(Backend::Avx2);
-    let vnni = timed(Backend::Vnni);
-    // tract: the whole batch of [embedding | features] rows in one run.
-    let mut scratch = vec![0u8; model.scratch_len()];
-    let mut e = Engine::new(&model, Backend::Scalar, &mut scratch).expect("engine");
-    let emb = dequantize(
-        e.run_backbone(&input).expect("backbone"),
-        embedding_scale(&model),
+    let gguf = Gguf::parse(&bytes).expect("parses");
+    let (sha_ns, sha_ticks) = measure(|| {
+        black_box(integrity::verify(black_box(&gguf)).is_ok());
+    });
+    println!(
+        "load of a {} B model: Model::from_gguf {:.1} us ({load_ticks:.0} TSC ticks), of which the \
+         SHA-256 digest check {:.1} us ({sha_ticks:.0} ticks, {:.1} ticks/byte), once per boot",
+        bytes.len(),
+        load_ns / 1000.0,
+        sha_ns / 1000.0,
+        sha_ticks / bytes.len() as f64,
     );
-    let scale = model.head(0).expect("head").candidate_scale;
-    let mut tract = TractMlp::new(&dequantized_head(&model, 0), candidates).expect("tract builds");
-    let mut rows = Vec::with_capacity(candidates * (emb.len() + features));
-    let (tract_ns, _) = measure(|| {
-        rows.clear();
-        for c in cands.chunks_exact(features) {
-            rows.extend_from_slice(&emb);
-            rows.extend(c.iter().map(|&v| f32::from(v) * scale));
-        }
-        black_box(tract.run(black_box(&rows)).ok());
-    });
-    Row {
-        name: name.into(),
-        macs: q.head_macs(0, candidates),
-        scalar,
-        avx2,
-        vnni,
-        tract: Some(tract_ns),
-    }
-}
-
-/// One gemm kernel call alone (no requantization), to see the micro-kernel's own throughput.
-fn kernel_row(name: &str, rows: usize, k: usize, n: usize) -> Row {
-    let mut rng = XorShift::new(3);
-    let x = rng.i8s(rows * k, -128, 127);
-    let w = rng.i8s(n * k, -127, 127);
-    let npad = n.div_ceil(8) * 8;
-    let init = vec![0i32; npad];
-    let mut acc = vec![0i32; rows * npad];
-    let g = Gemm {
-        rows,
-        x_stride: k,
-        k,
-        n,
-        acc_stride: npad,
-        signed: true,
-    };
-    let scalar = measure(|| {
-        kernels::scalar::gemm(&g, black_box(&x), &w, k, 0, &init, &mut acc);
-        black_box(&acc);
-    });
-    let avx2 = kernels::avx2::Avx2::new().map(|t| {
-        let mut packed = vec![0u8; packed_len(n, k)];
-        kernels::pack(&w, k, 0, k, n, &mut packed);
-        let mut split = vec![0u8; rows * kernels::avx2::split_row_len(k)];
-        measure(|| {
-            kernels::avx2::gemm(t, &g, black_box(&x), &packed, &init, &mut acc, &mut split);
-            black_box(&acc);
-        })
-    });
-    let vnni = kernels::vnni::Vnni::new().map(|t| {
-        let mut packed = vec![0u8; kernels::vnni::packed_len(n, k)];
-        kernels::vnni::pack(&w, k, 0, k, n, &mut packed);
-        measure(|| {
-            kernels::vnni::gemm(t, &g, black_box(&x), &packed, &init, &mut acc);
-            black_box(&acc);
-        })
-    });
-    Row {
-        name: name.into(),
-        macs: rows * k * n,
-        scalar,
-        avx2,
-        vnni,
-        tract: None,
-    }
-}
-
-/// One narrow-layer (`gemv`) call alone: a head's score layer over a batch.
-fn gemv_row(name: &str, rows: usize, k: usize, n: usize) -> Row {
-    let mut row = kernel_row(name, rows, k, n);
-    let mut rng = XorShift::new(5);
-    let x = rng.i8s(rows.div_ceil(8) * 8 * k + 32, 0, 127);
-    let w = rng.i8s(n * k, -127, 127);
-    let init = vec![0i32; n];
-    let mut acc = vec![0i32; rows * n];
-    let g = Gemm {
-        rows,
-        x_stride: k,
-        k,
-        n,
-        acc_stride: n,
-        signed: false,
-    };
-    row.avx2 = kernels::avx2::Avx2::new().map(|t| {
-        let mut packed = vec![0u8; kernels::avx2::gemv_packed_len(n, k)];
-        kernels::avx2::gemv_pack(&w, k, 0, k, n, &mut packed);
-        measure(|| {
-            kernels::avx2::gemv(t, &g, black_box(&x), &packed, &init, &mut acc);
-            black_box(&acc);
-        })
-    });
-    row.vnni = kernels::vnni::Vnni::new().map(|t| {
-        let mut packed = vec![0u8; kernels::vnni::gemv_packed_len(n, k)];
-        kernels::vnni::gemv_pack(&w, k, 0, k, n, &mut packed);
-        measure(|| {
-            kernels::vnni::gemv(t, &g, black_box(&x), &packed, &init, &mut acc);
-            black_box(&acc);
-        })
-    });
-    row
-}
-
-/// One requant call alone (64 rows × 32 channels, ReLU clamp): the per-output cost.
-fn requant_row(name: &str, rows: usize, n: usize) -> Row {
-    let mut rng = XorShift::new(4);
-    let npad = n.div_ceil(8) * 8;
-    let acc: Vec<i32> = (0..rows * npad)
-        .map(|_| i32::from(rng.i8s(1, -128, 127)[0]) * 3000)
-        .collect();
-    let mut params = vec![0i32; npad / 8 * kernels::RQ_BLOCK];
-    kernels::fill_requant_params(
-        std::iter::repeat(1 << 30),
-        std::iter::repeat(9),
-        n,
-        &mut params,
-    );
-    let r = kernels::Requant {
-        rows,
-        n,
-        acc_stride: npad,
-        out_stride: npad,
-        lo: 0,
-        hi: 127,
-    };
-    let mut out = vec![0i8; rows * npad];
-    let scalar = measure(|| {
-        kernels::scalar::requant(&r, black_box(&acc), &params, &mut out);
-        black_box(&out);
-    });
-    let avx2 = kernels::avx2::Avx2::new().map(|t| {
-        measure(|| {
-            kernels::avx2::requant(t, &r, black_box(&acc), &params, &mut out);
-            black_box(&out);
-        })
-    });
-    let vnni = kernels::vnni::Vnni::new().map(|t| {
-        measure(|| {
-            kernels::vnni::requant(t, &r, black_box(&acc), &params, &mut out);
-            black_box(&out);
-        })
-    });
-    Row {
-        name: name.into(),
-        macs: 0,
-        scalar,
-        avx2,
-        vnni,
-        tract: None,
-    }
 }
 
 fn main() {
@@ -364,7 +58,7 @@ fn main() {
         println!("inference benchmark: run with `cargo bench -p model-runtime`");
         return;
     }
-    let augur = quantized(&random_float_model(
+    let augur = random_model(
         1,
         8,
         32,
@@ -374,12 +68,14 @@ fn main() {
             ("page", 16, &[32, 1]),
             ("blk", 16, &[32, 1]),
         ],
-    ));
-    let linnos = quantized(&random_float_model(2, 1, 31, &[256, 2], &[]));
+    );
+    let linnos = random_model(2, 1, 31, &[256, 2], &[]);
     println!(
-        "Augur model-runtime benchmark (backend detected: {})",
+        "Augur model-runtime benchmark (backend detected: {}; tract-core comparison: \
+         cargo bench -p augur-weights)",
         Backend::detect()
     );
+    load_cost();
     let rows = [
         backbone_row("backbone 8x32 -> 64 -> 32", &augur),
         head_row("head, 64 cands (32+16) -> 32 -> 1", &augur, 64),
@@ -390,79 +86,5 @@ fn main() {
         gemv_row("kernel: gemv 64x32 -> 1 (unsigned)", 64, 32, 1),
         requant_row("kernel: requant 64x32 (ReLU)", 64, 32),
     ];
-    let core_ghz = core_ghz();
-    let tsc_ghz = rows
-        .iter()
-        .find_map(|r| r.avx2.or(r.vnni))
-        .map_or(core_ghz, |(ns, ticks)| ticks / ns);
-    // Each bound in MACs per TSC tick.
-    let avx2_bound = AVX2_MACS_PER_CORE_CYCLE * core_ghz / tsc_ghz;
-    let vnni_bound = VNNI_MACS_PER_CORE_CYCLE * core_ghz / tsc_ghz;
-    println!();
-    println!(
-        "| {:<34} | {:>6} | {:>9} | {:>9} | {:>9} | {:>10} | {:>9} | {:>9} | {:>10} | {:>10} | {:>14} | {:>14} |",
-        "case",
-        "MACs",
-        "scalar",
-        "avx2",
-        "vnni",
-        "tract-core",
-        "vnni/scal",
-        "vnni/avx2",
-        "avx2/tract",
-        "vnni/tract",
-        "avx2 MACs/tick",
-        "vnni MACs/tick"
-    );
-    println!(
-        "|{:-<36}|{:->8}|{:->11}|{:->11}|{:->11}|{:->12}|{:->11}|{:->11}|{:->12}|{:->12}|{:->16}|{:->16}|",
-        "", "", "", "", "", "", "", "", "", "", "", ""
-    );
-    let fmt_ns = |ns: f64| {
-        if ns >= 10_000.0 {
-            format!("{:.2} us", ns / 1000.0)
-        } else {
-            format!("{ns:.0} ns")
-        }
-    };
-    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-        (Some(a), Some(b)) => format!("{:.1}x", a / b),
-        _ => "-".to_string(),
-    };
-    for r in &rows {
-        let show = |t: Option<(f64, f64)>| t.map_or("n/a".to_string(), |(ns, _)| fmt_ns(ns));
-        let macs = |t: Option<(f64, f64)>, bound: f64| {
-            t.filter(|_| r.macs > 0)
-                .map_or("-".to_string(), |(_, ticks)| {
-                    let m = r.macs as f64 / ticks;
-                    format!("{m:.1} ({:.0}%)", 100.0 * m / bound)
-                })
-        };
-        let (avx2, vnni) = (r.avx2.map(|t| t.0), r.vnni.map(|t| t.0));
-        println!(
-            "| {:<34} | {:>6} | {:>9} | {:>9} | {:>9} | {:>10} | {:>9} | {:>9} | {:>10} | {:>10} | {:>14} | {:>14} |",
-            r.name,
-            r.macs,
-            fmt_ns(r.scalar.0),
-            show(r.avx2),
-            show(r.vnni),
-            r.tract.map_or("-".to_string(), fmt_ns),
-            ratio(Some(r.scalar.0), vnni),
-            ratio(avx2, vnni),
-            ratio(r.tract, avx2),
-            ratio(r.tract, vnni),
-            macs(r.avx2, avx2_bound),
-            macs(r.vnni, vnni_bound),
-        );
-    }
-    println!();
-    println!(
-        "TSC {tsc_ghz:.2} GHz, core clock now ~{core_ghz:.2} GHz (dependent-add loop). Bounds per \
-         core cycle: AVX2 {AVX2_MACS_PER_CORE_CYCLE} exact int8 MACs (vpmaddubsw + vpmaddwd on the \
-         same two pipes), VNNI {VNNI_MACS_PER_CORE_CYCLE} (two vpdpbusd ymm); in TSC ticks \
-         {avx2_bound:.1} and {vnni_bound:.1}: the percentages are of these."
-    );
-    println!(
-        "medians of {SAMPLES} samples; head rows exclude the backbone run, include the per-call embedding part"
-    );
+    print_table(&rows);
 }

@@ -8,7 +8,12 @@
 
 use core::fmt;
 
-use crate::gguf::TensorType;
+use crate::types::TensorType;
+
+/// The command that rewrites an older Augur model file in the current format (same tensors and
+/// scales, plus the integrity digest and the section keys); errors about old files name it.
+pub const REEXPORT_COMMAND: &str =
+    "cargo run -p augur-weights --example reexport -- OLD.gguf NEW.gguf";
 
 /// Bytes of a name kept in an error; longer names are cut and end in "...".
 pub const NAME_CAPACITY: usize = 80;
@@ -177,6 +182,21 @@ pub enum LoadError {
     TooWide { layer: Name, width: u64, max: u64 },
     /// A structural rule of the layer graph is broken.
     BadGraph { what: Name, why: &'static str },
+    /// The file has no `augur.digest.sha256` (it predates format 2, or lost the key).
+    MissingDigest,
+    /// The file's bytes do not hash to its stored digest: it is corrupt. Both fields are the
+    /// first hex digits (ASCII) of the stored and the computed SHA-256.
+    DigestMismatch { stored: [u8; 8], computed: [u8; 8] },
+    /// The input sections' field counts do not add up to `augur.input.features`.
+    SectionFields { sum: u64, features: u64 },
+}
+
+/// Writes ASCII bytes of a digest prefix, escaping anything that is not printable.
+fn write_prefix(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
+    for &b in bytes {
+        write!(f, "{}", core::ascii::escape_default(b))?;
+    }
+    Ok(())
 }
 
 impl fmt::Display for LoadError {
@@ -276,10 +296,16 @@ impl fmt::Display for LoadError {
             } => {
                 write!(f, "metadata key '{key}' holds {found}, expected {expected}")
             }
+            UnsupportedFormat { found, supported } if found < supported => write!(
+                f,
+                "augur.format_version is {found}, older than the version {supported} this \
+                 runtime reads: re-export the file (same tensors and scales) with \
+                 `{REEXPORT_COMMAND}`"
+            ),
             UnsupportedFormat { found, supported } => write!(
                 f,
-                "augur.format_version is {found} but this runtime reads version {supported}: \
-                 re-export the weights with the matching augur-weights"
+                "augur.format_version is {found}, newer than the version {supported} this \
+                 runtime reads: update Augur, or write the weights with this tree's augur-weights"
             ),
             MissingTensor { tensor } => {
                 write!(f, "tensor '{tensor}' named by the layer graph is missing")
@@ -348,6 +374,28 @@ impl fmt::Display for LoadError {
                 )
             }
             BadGraph { what, why } => write!(f, "layer graph: '{what}' {why}"),
+            // The key is spelled out (not `integrity::DIGEST_KEY`) so that this module imports
+            // nothing from the one that returns these errors; a test in `integrity` pins it.
+            MissingDigest => write!(
+                f,
+                "the file has no 'augur.digest.sha256' integrity digest (it was written before \
+                 model format 2): re-export it with `{REEXPORT_COMMAND}`"
+            ),
+            DigestMismatch { stored, computed } => {
+                f.write_str("the file is corrupt: its bytes hash to SHA-256 ")?;
+                write_prefix(f, computed)?;
+                f.write_str("... but its 'augur.digest.sha256' says ")?;
+                write_prefix(f, stored)?;
+                f.write_str(
+                    "...; copy the file again from its source (a model card names the digest \
+                     of the committed file), or re-train/re-export it if it was edited",
+                )
+            }
+            SectionFields { sum, features } => write!(
+                f,
+                "the input sections' fields (augur.input.section.<s>.fields) add up to {sum}, \
+                 but augur.input.features is {features}: the backbone would read the wrong columns"
+            ),
         }
     }
 }

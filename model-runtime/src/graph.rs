@@ -8,14 +8,17 @@
 //! # Encoding (format version [`FORMAT_VERSION`])
 //! | key | type | meaning |
 //! | --- | --- | --- |
-//! | `augur.format_version` | u32 | this encoding's version |
-//! | `augur.schema_version` | u32 | feature-schema version the kernel compares with its own |
+//! | `augur.format_version` | u32 | this encoding's version (2; version 1 files are refused with the re-export command) |
+//! | `augur.digest.sha256` | string | SHA-256 of the file without these 64 hex digits (`integrity.rs`) |
 //! | `augur.input.window`, `augur.input.features` | u32 | input is `window × features` int8, tick-major |
+//! | `augur.input.sections` | [string] | telemetry sections of a tick's row, in order (`sections.rs`) |
+//! | `augur.input.section.<s>.version`, `.fields` | u32 | each section's schema version and width; widths sum to `features` |
 //! | `augur.input.scale` | f32 | real value of one input unit |
 //! | `augur.backbone.layers` | [string] | layer names, input to embedding |
 //! | `augur.heads` | [string] | head names (may be empty) |
 //! | `augur.head.<h>.layers` | [string] | the head's layer names |
 //! | `augur.head.<h>.candidate_features` | u32 | per-candidate features after the embedding |
+//! | `augur.head.<h>.features_version` | u32 | version of the head's candidate-feature schema |
 //! | `augur.head.<h>.candidate_scale` | f32 | real value of one candidate-feature unit |
 //! | `augur.layer.<l>.output` | string | `"i8"` (requantized) or `"i32"` (raw accumulator, last head layer only) |
 //! | `augur.layer.<l>.clamp` | [i32; 2] | `[lo, hi]` output clamp, the fused activation (`[0, 127]` = ReLU) |
@@ -38,8 +41,10 @@ use crate::error::{LoadError, Name};
 use crate::gguf::{Array, Gguf, TensorInfo, TensorType, Value, ValueType};
 use crate::quant::{MAX_ABS_BIAS, MAX_SHIFT, MAX_WIDTH, MIN_WEIGHT};
 
-/// The encoding version this runtime reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The encoding version this runtime reads. Version 2 replaced version 1's single
+/// `augur.schema_version` with input sections and per-head feature versions, and added the
+/// integrity digest; `augur-weights`'s re-export tool converts version 1 files.
+pub const FORMAT_VERSION: u32 = 2;
 /// Most layers in a model (backbone and heads together).
 pub const MAX_LAYERS: usize = 16;
 /// Most heads in a model.
@@ -137,6 +142,8 @@ pub struct Head<'a> {
     pub name: &'a str,
     /// Per-candidate features that follow the embedding in each input row.
     pub candidate_features: usize,
+    /// Version of the head's candidate-feature schema (`augur.head.<h>.features_version`).
+    pub features_version: u32,
     /// Real value of one candidate-feature unit.
     pub candidate_scale: f32,
     /// Index of the first layer in [`Graph::layers`].
@@ -488,6 +495,7 @@ impl<'a> Graph<'a> {
                     max: MAX_WIDTH as i64,
                 });
             }
+            let features_version = meta.u32(&["augur.head.", head_name, ".features_version"])?;
             let candidate_scale = meta.f32(&["augur.head.", head_name, ".candidate_scale"])?;
             let names = meta.strings(&["augur.head.", head_name, ".layers"])?;
             if names.is_empty() {
@@ -509,6 +517,7 @@ impl<'a> Graph<'a> {
             graph.heads[graph.head_count] = Some(Head {
                 name: head_name,
                 candidate_features: features,
+                features_version,
                 candidate_scale,
                 first_layer,
                 layer_count: count,

@@ -5,8 +5,9 @@
 //! allocator, block cache) score batches of candidates against it. This crate is that model's
 //! runtime, and knows nothing about the kernel:
 //!
-//! - [`Model::from_gguf`] validates a GGUF v3 weight file byte by byte and borrows its tensors
-//!   without copying (`gguf.rs`, `graph.rs`); a bad file is a typed [`LoadError`].
+//! - [`Model::from_gguf`] validates a GGUF v3 weight file byte by byte, checks its SHA-256
+//!   integrity digest and borrows its tensors without copying (`gguf/`, `integrity.rs`,
+//!   `sections.rs`, `graph.rs`); a bad file is a typed [`LoadError`].
 //! - [`Engine`] runs it over caller-provided scratch: no heap, no floating point, cost
 //!   independent of the input values (`engine/`).
 //! - The arithmetic is int8 × int8 → exact i32, then gemmlowp fixed-point requantization
@@ -51,10 +52,14 @@ mod engine;
 mod error;
 pub mod gguf;
 pub mod graph;
+pub mod integrity;
 pub mod kernels;
 mod model;
+mod plan;
 pub mod quant;
+pub mod sections;
 mod select;
+mod types;
 
 #[cfg(all(feature = "std", not(target_os = "none")))]
 mod qmodel;
@@ -63,12 +68,14 @@ pub mod writer;
 
 pub use backend::Backend;
 pub use engine::{Engine, HEAD_BATCH};
-pub use error::{EngineError, LoadError, Name, RunError};
+pub use error::{EngineError, LoadError, Name, REEXPORT_COMMAND, RunError};
 pub use graph::{Head, Layer, LayerOutput};
 pub use model::Model;
+pub use sections::Section;
 pub use select::{argmax, top_k};
 
 #[cfg(all(feature = "std", not(target_os = "none")))]
 pub use qmodel::{
-    QuantizedHead, QuantizedLayer, QuantizedModel, XorShift, random_layer, random_model,
+    InputSection, QuantizedHead, QuantizedLayer, QuantizedModel, XorShift, random_layer,
+    random_model,
 };

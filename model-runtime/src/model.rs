@@ -1,15 +1,19 @@
 //! A loaded Augur model: a validated GGUF file plus its layer graph, borrowed zero-copy.
 //!
 //! [`Model::from_gguf`] is the one entry point that turns untrusted bytes into something the
-//! kernels may run: GGUF structure first (`gguf.rs`), then the `augur.*` graph and every
-//! tensor's type, shape and value range (`graph.rs`). It allocates nothing and keeps only
-//! references into the caller's bytes, so the kernel can run straight from a boot module.
+//! kernels may run: GGUF structure first (`gguf.rs`), then the format version, the integrity
+//! digest over the whole file (`integrity.rs`), the input sections (`sections.rs`), and the
+//! `augur.*` graph with every tensor's type, shape and value range (`graph.rs`). It allocates
+//! nothing and keeps only references into the caller's bytes, so the kernel can run straight
+//! from a boot module.
 
-use crate::engine::plan_for;
 use crate::error::{LoadError, Name};
 use crate::gguf::Gguf;
 use crate::graph::{FORMAT_VERSION, Graph, Head, Meta};
+use crate::integrity::{self, Sha256Bytes};
+use crate::plan::plan_for;
 use crate::quant::MAX_WIDTH;
+use crate::sections::{Section, Sections};
 
 /// A validated Augur model borrowing its weight file.
 #[derive(Clone, Copy, Debug)]
@@ -17,7 +21,8 @@ pub struct Model<'a> {
     gguf: Gguf<'a>,
     graph: Graph<'a>,
     name: &'a str,
-    schema_version: u32,
+    digest: Sha256Bytes,
+    sections: Sections<'a>,
     input_window: usize,
     input_features: usize,
     input_scale: f32,
@@ -36,7 +41,9 @@ impl<'a> Model<'a> {
                 supported: FORMAT_VERSION,
             });
         }
-        let schema_version = meta.u32(&["augur.schema_version"])?;
+        // Before anything reads the graph: a file that is not byte for byte what was written
+        // is refused here, however plausible its values look.
+        let digest = integrity::verify(&gguf)?;
         let name = meta.str(&["general.name"])?;
         let input_window = meta.u32(&["augur.input.window"])? as usize;
         let input_features = meta.u32(&["augur.input.features"])? as usize;
@@ -50,13 +57,15 @@ impl<'a> Model<'a> {
                 max: MAX_WIDTH as i64,
             });
         }
+        let sections = Sections::read(&gguf, input_features)?;
         let input_scale = meta.f32(&["augur.input.scale"])?;
         let graph = Graph::read(&gguf, input_len)?;
         Ok(Model {
             gguf,
             graph,
             name,
-            schema_version,
+            digest,
+            sections,
             input_window,
             input_features,
             input_scale,
@@ -68,10 +77,27 @@ impl<'a> Model<'a> {
         self.name
     }
 
-    /// The feature-schema version the weights were trained for (`augur.schema_version`); the
-    /// kernel falls back to its classical policies when this differs from its own.
-    pub fn schema_version(&self) -> u32 {
-        self.schema_version
+    /// The file's SHA-256 integrity digest (`augur.digest.sha256`), checked at load: the value
+    /// a model card names.
+    pub fn digest(&self) -> Sha256Bytes {
+        self.digest
+    }
+
+    /// [`Model::digest`] as 64 lowercase hex digits.
+    pub fn digest_hex(&self) -> [u8; integrity::DIGEST_HEX_LEN] {
+        integrity::to_hex(&self.digest)
+    }
+
+    /// The telemetry sections each tick's input row concatenates, in order, with the version
+    /// of each the weights were trained on. The kernel compares every section it feeds with
+    /// its own version.
+    pub fn sections(&self) -> impl Iterator<Item = &Section<'a>> {
+        self.sections.iter()
+    }
+
+    /// The section called `name` (e.g. `"sched"`), if the model reads it.
+    pub fn section(&self, name: &str) -> Option<&Section<'a>> {
+        self.sections.get(name)
     }
 
     /// Ticks in the input window.

@@ -11,7 +11,8 @@ use std::vec::Vec;
 
 use crate::gguf::TensorType;
 use crate::graph::{FORMAT_VERSION, LayerOutput};
-use crate::writer::{GgufWriter, MetaValue};
+use crate::integrity::DIGEST_KEY;
+use crate::writer::{DIGEST_PLACEHOLDER, GgufWriter, MetaValue};
 
 /// One quantized dense layer.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,11 +39,36 @@ pub struct QuantizedLayer {
     pub output_scale: f32,
 }
 
+/// One telemetry section of the backbone's per-tick input (`sections.rs`), as plain data: the
+/// float and the quantized model carry the same list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputSection {
+    /// Subsystem name (`sched`, `mm`, `blk`).
+    pub name: String,
+    /// The section's field-schema version.
+    pub version: u32,
+    /// Fields it contributes to each tick.
+    pub fields: usize,
+}
+
+impl InputSection {
+    /// A section called `name`.
+    pub fn new(name: &str, version: u32, fields: usize) -> Self {
+        InputSection {
+            name: name.to_string(),
+            version,
+            fields,
+        }
+    }
+}
+
 /// One quantized head.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuantizedHead {
     /// Head name (`sched`, `page`, `blk`).
     pub name: String,
+    /// Version of its candidate-feature schema.
+    pub features_version: u32,
     /// Per-candidate features after the embedding.
     pub candidate_features: usize,
     /// Real value of one candidate-feature unit.
@@ -56,8 +82,8 @@ pub struct QuantizedHead {
 pub struct QuantizedModel {
     /// `general.name`.
     pub name: String,
-    /// Feature-schema version.
-    pub schema_version: u32,
+    /// Telemetry sections of each tick's input, in order (fields sum to `input_features`).
+    pub sections: Vec<InputSection>,
     /// Ticks per input window.
     pub input_window: usize,
     /// Features per tick.
@@ -114,7 +140,11 @@ impl QuantizedModel {
         w.kv("general.architecture", MetaValue::Str("augur".into()));
         w.kv("general.name", MetaValue::Str(self.name.clone()));
         w.kv("augur.format_version", MetaValue::U32(FORMAT_VERSION));
-        w.kv("augur.schema_version", MetaValue::U32(self.schema_version));
+        // Sealed by the writer once the file is laid out (`integrity.rs`).
+        w.kv(
+            DIGEST_KEY,
+            MetaValue::Str(String::from_utf8_lossy(&DIGEST_PLACEHOLDER).into_owned()),
+        );
         w.kv(
             "augur.input.window",
             MetaValue::U32(self.input_window as u32),
@@ -124,6 +154,15 @@ impl QuantizedModel {
             MetaValue::U32(self.input_features as u32),
         );
         w.kv("augur.input.scale", MetaValue::F32(self.input_scale));
+        w.kv(
+            "augur.input.sections",
+            MetaValue::StrArray(self.sections.iter().map(|s| s.name.clone()).collect()),
+        );
+        for s in &self.sections {
+            let key = |suffix: &str| format!("augur.input.section.{}.{suffix}", s.name);
+            w.kv(key("version"), MetaValue::U32(s.version));
+            w.kv(key("fields"), MetaValue::U32(s.fields as u32));
+        }
         w.kv("augur.backbone.layers", names(&self.backbone));
         w.kv(
             "augur.heads",
@@ -136,6 +175,7 @@ impl QuantizedModel {
                 key("candidate_features"),
                 MetaValue::U32(h.candidate_features as u32),
             );
+            w.kv(key("features_version"), MetaValue::U32(h.features_version));
             w.kv(key("candidate_scale"), MetaValue::F32(h.candidate_scale));
         }
         for l in self
@@ -291,6 +331,7 @@ pub fn random_model(
                 .collect();
             QuantizedHead {
                 name: name.to_string(),
+                features_version: 1,
                 candidate_features: cand,
                 candidate_scale: 1e-2,
                 layers,
@@ -299,7 +340,7 @@ pub fn random_model(
         .collect();
     QuantizedModel {
         name: format!("random-{seed}"),
-        schema_version: 1,
+        sections: Vec::from([InputSection::new("sched", 1, features)]),
         input_window: window,
         input_features: features,
         input_scale: 1e-2,

@@ -4,11 +4,18 @@
 //! descriptors, zero padding to the alignment, then each tensor's data at an aligned offset.
 //! The file also ends on an alignment boundary. [`GgufWriter::write`] reports where each
 //! tensor descriptor and data block landed, so tests can corrupt one field precisely.
+//!
+//! If the metadata holds [`DIGEST_KEY`] as a 64-byte string (the quantized-model writer puts
+//! [`DIGEST_PLACEHOLDER`] there), the serialised file is sealed: the digest of every other byte
+//! is written into that value (`integrity.rs`). A file whose GGUF structure a test broke on
+//! purpose cannot be sealed and keeps the placeholder; the reader refuses it for the structure.
 
 use std::string::String;
 use std::vec::Vec;
 
 use crate::gguf::{ALIGNMENT_KEY, DEFAULT_ALIGNMENT, MAGIC, TensorType, VERSION, ValueType};
+pub use crate::integrity::DIGEST_PLACEHOLDER;
+use crate::integrity::{self, DIGEST_KEY};
 
 /// A metadata value to write.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +59,8 @@ pub struct Written {
     pub tensor_data_at: Vec<usize>,
     /// Start of the data section.
     pub data_start: usize,
+    /// File offset of the integrity digest's 64 hex digits, if the file was sealed.
+    pub digest_at: Option<usize>,
 }
 
 /// Builds a GGUF v3 file in memory.
@@ -197,6 +206,7 @@ impl GgufWriter {
             tensor_type_field_at: Vec::new(),
             tensor_data_at: Vec::new(),
             data_start: 0,
+            digest_at: None,
         };
         let mut rels = Vec::new();
         for t in &self.tensors {
@@ -221,6 +231,12 @@ impl GgufWriter {
             out.extend_from_slice(&t.data);
         }
         out.resize(out.len().div_ceil(align) * align, 0);
+        if self.kvs.iter().any(|(k, _)| k == DIGEST_KEY) && integrity::seal(&mut out).is_ok() {
+            written.digest_at = crate::gguf::Gguf::parse(&out)
+                .ok()
+                .and_then(|g| g.str_span(DIGEST_KEY))
+                .map(|r| r.start);
+        }
         written.bytes = out;
         written
     }

@@ -1,7 +1,9 @@
 //! Every way a weight file can be corrupt, each refused with its own error and message.
 //!
 //! Files are built with the crate's writer and then damaged at a known byte (the writer
-//! reports where each field landed), so each test breaks exactly one thing.
+//! reports where each field landed), so each test breaks exactly one thing. A file damaged
+//! where the GGUF structure is still sound is sealed again (`resealed`) so that the check under
+//! test, not the integrity digest (`tests/integrity.rs`), is what refuses it.
 
 use model_runtime::gguf::TensorType;
 use model_runtime::writer::{GgufWriter, MetaValue};
@@ -22,6 +24,12 @@ fn load(bytes: &[u8]) -> LoadError {
     }
 }
 
+/// `bytes` with its integrity digest recomputed after a deliberate change.
+fn resealed(mut bytes: Vec<u8>) -> Vec<u8> {
+    model_runtime::integrity::seal(&mut bytes).expect("the damaged file still parses as GGUF");
+    bytes
+}
+
 fn put_u32(b: &mut [u8], at: usize, v: u32) {
     b[at..at + 4].copy_from_slice(&v.to_le_bytes());
 }
@@ -35,7 +43,12 @@ fn the_uncorrupted_file_loads() {
     let bytes = model().to_gguf();
     let m = Model::from_gguf(&bytes).unwrap();
     assert_eq!(m.name(), "random-9");
-    assert_eq!(m.schema_version(), 1);
+    let sections: Vec<_> = m
+        .sections()
+        .map(|s| (s.name, s.version, s.fields))
+        .collect();
+    assert_eq!(sections, [("sched", 1, 8)]);
+    assert_eq!(m.head(0).unwrap().features_version, 1);
     assert_eq!(m.input_len(), 16);
     assert_eq!(m.embedding_len(), 8);
     assert_eq!(m.head_index("sched"), Some(0));
@@ -44,19 +57,19 @@ fn the_uncorrupted_file_loads() {
 #[test]
 fn every_truncation_is_refused_without_panicking() {
     let bytes = model().to_gguf();
+    let last = model_runtime::gguf::Gguf::parse(&bytes)
+        .unwrap()
+        .tensor_infos()
+        .last()
+        .unwrap();
+    let data_end = last.file_offset as usize + last.data.len();
+    assert!(data_end < bytes.len(), "the writer pads the end");
     for len in 0..bytes.len() {
-        // The writer pads the file end to the alignment; cutting only padding after the last
-        // tensor's data still leaves a complete file.
-        if Model::from_gguf(&bytes[..len]).is_ok() {
-            let last = model_runtime::gguf::Gguf::parse(&bytes)
-                .unwrap()
-                .tensor_infos()
-                .last()
-                .unwrap();
-            assert!(
-                len as u64 >= last.file_offset + last.data.len() as u64,
-                "prefix {len} accepted"
-            );
+        let e = load(&bytes[..len]);
+        // Cutting only the padding after the last tensor leaves a well-formed file, but not
+        // the bytes the digest covers.
+        if len >= data_end {
+            assert!(matches!(e, LoadError::DigestMismatch { .. }), "{len}: {e}");
         }
     }
 }
@@ -209,7 +222,7 @@ fn wrong_tensor_type() {
     let at = w.tensor_type_field_at[0];
     put_u32(&mut w.bytes, at, TensorType::I16 as u32);
     // I16 doubles the size: the tensor now overlaps the next, still inside the file.
-    let e = load(&w.bytes);
+    let e = load(&resealed(w.bytes));
     assert!(
         matches!(
             e,
@@ -345,16 +358,19 @@ fn requant_parameters_out_of_range() {
 #[test]
 fn missing_and_mistyped_keys() {
     let mut w = model().to_writer();
-    w.remove_kv("augur.schema_version");
+    w.remove_kv("augur.input.window");
     let e = load(&w.to_bytes());
     assert!(matches!(e, LoadError::MissingKey { .. }), "{e}");
     assert!(
-        e.to_string().contains("'augur.schema_version' is missing"),
+        e.to_string().contains("'augur.input.window' is missing"),
         "{e}"
     );
 
     let mut w = model().to_writer();
-    w.kv("augur.schema_version", MetaValue::Str("one".into()));
+    w.kv(
+        "augur.input.section.sched.version",
+        MetaValue::Str("one".into()),
+    );
     let e = load(&w.to_bytes());
     assert!(
         matches!(
@@ -374,7 +390,7 @@ fn missing_and_mistyped_keys() {
         load(&w.to_bytes()),
         LoadError::UnsupportedFormat {
             found: 9,
-            supported: 1
+            supported: 2
         }
     );
 }
@@ -399,6 +415,7 @@ fn duplicate_keys_and_tensors() {
         .unwrap();
     bytes[at..at + first.len()].copy_from_slice(first);
     let e = load(&bytes);
+    // The GGUF reader's own check, before the digest is looked at.
     assert!(matches!(e, LoadError::DuplicateTensor { .. }), "{e}");
     assert_eq!(
         e.to_string(),

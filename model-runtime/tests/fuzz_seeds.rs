@@ -1,8 +1,10 @@
-//! Keeps the fuzzer's committed seed files (`fuzz/seeds/`) loadable: each must be a valid
-//! Augur model, so the fuzzer starts from inputs that reach the deepest validation.
+//! Keeps the fuzzer's committed seed files (`fuzz/seeds/`) loadable: each must be a valid,
+//! sealed Augur model, so the fuzzer starts from inputs that reach the deepest validation, and
+//! a mutation of one reaches the integrity digest check (`gguf_reader`) or, resealed, the checks
+//! behind it (`gguf_reader_sealed`).
 //! `AUGUR_WRITE_FUZZ_SEEDS=1 cargo test -p model-runtime --test fuzz_seeds` regenerates them.
 
-use model_runtime::{Model, random_model};
+use model_runtime::{LoadError, Model, integrity, random_model};
 
 #[test]
 fn fuzz_seeds_are_valid_models() {
@@ -29,6 +31,18 @@ fn fuzz_seeds_are_valid_models() {
             q.to_gguf(),
             "{name} is stale: regenerate (see module docs)"
         );
-        Model::from_gguf(&bytes).unwrap();
+        let model = Model::from_gguf(&bytes).unwrap();
+        assert!(model.sections().count() > 0);
+        // A changed weight reaches the digest check, and resealing gets it past it again, as
+        // the sealed fuzz target does.
+        let at = model.gguf().tensor_infos().next().unwrap().file_offset as usize;
+        let mut mutated = bytes.clone();
+        mutated[at] ^= 1;
+        assert!(matches!(
+            Model::from_gguf(&mutated),
+            Err(LoadError::DigestMismatch { .. })
+        ));
+        integrity::seal(&mut mutated).unwrap();
+        assert!(Model::from_gguf(&mutated).is_ok(), "{name}");
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! The `SHA-256` line is machine-readable: `- SHA-256 of the GGUF: \`<64 hex>\``
 //! ([`card_sha256`] reads it back), so a test can check that a committed model and its card
-//! belong together.
+//! belong together. So is the integrity digest line, `- Integrity digest (augur.digest.sha256):
+//! \`<64 hex>\`` ([`card_digest`]): the value stored in the file and checked by the kernel at
+//! load, which (unlike the file's SHA-256) a user can compare with what the kernel reports.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -12,6 +14,8 @@ use crate::{TrainError, TrainReport};
 
 /// The prefix of the card's hash line.
 const SHA_LINE: &str = "- SHA-256 of the GGUF: `";
+/// The prefix of the card's integrity digest line.
+const DIGEST_LINE: &str = "- Integrity digest (augur.digest.sha256): `";
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
@@ -35,6 +39,7 @@ pub fn card_markdown(r: &TrainReport) -> String {
     );
     let _ = writeln!(s, "## File\n");
     let _ = writeln!(s, "{SHA_LINE}{}`", r.sha256);
+    let _ = writeln!(s, "{DIGEST_LINE}{}`", r.digest);
     let _ = writeln!(
         s,
         "- Size: {} bytes (GGUF v3, int8 weights, int32 biases)",
@@ -52,11 +57,12 @@ pub fn card_markdown(r: &TrainReport) -> String {
     );
     let _ = writeln!(
         s,
-        "- Feature schema version: {} ({} ticks × {} telemetry fields, {} candidate features; input scales 1.0)\n",
-        r.schema_version,
+        "- Feature schema version: {v} (input section `sched` v{v}: {} ticks × {} telemetry fields; \
+         head `sched` features v{v}: {} candidate features; input scales 1.0)\n",
         augur_kernel::telemetry::WINDOW_TICKS,
         augur_kernel::telemetry::TELEMETRY_FIELDS,
-        augur_kernel::telemetry::CANDIDATE_FEATURES
+        augur_kernel::telemetry::CANDIDATE_FEATURES,
+        v = r.schema_version,
     );
     let _ = writeln!(s, "## Data\n");
     let _ = writeln!(s, "Held out: {}.\n", r.holdout);
@@ -235,7 +241,16 @@ pub fn write_model_card(path: &Path, report: &TrainReport) -> Result<(), TrainEr
 
 /// The SHA-256 a card names, if it has the line.
 pub fn card_sha256(card: &str) -> Option<&str> {
+    card_value(card, SHA_LINE)
+}
+
+/// The integrity digest a card names, if it has the line.
+pub fn card_digest(card: &str) -> Option<&str> {
+    card_value(card, DIGEST_LINE)
+}
+
+fn card_value<'c>(card: &'c str, prefix: &str) -> Option<&'c str> {
     card.lines()
-        .find_map(|l| l.strip_prefix(SHA_LINE))
+        .find_map(|l| l.strip_prefix(prefix))
         .and_then(|rest| rest.strip_suffix('`'))
 }

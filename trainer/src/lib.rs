@@ -309,6 +309,8 @@ pub struct TrainReport {
     pub gguf_bytes: usize,
     /// SHA-256 of the GGUF, lowercase hex.
     pub sha256: String,
+    /// The file's integrity digest (`augur.digest.sha256`, what the reader checks), lowercase hex.
+    pub digest: String,
     /// Telemetry schema version.
     pub schema_version: u16,
     /// Layer widths.
@@ -624,6 +626,7 @@ pub fn train(
         parameters: net.parameter_count(),
         gguf_bytes: bytes.len(),
         sha256: sha256_hex(&bytes),
+        digest: String::from_utf8_lossy(&model.digest_hex()).into_owned(),
         schema_version: SCHEMA_VERSION,
         shape: config.shape,
         timings,

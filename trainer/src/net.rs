@@ -21,7 +21,7 @@ use augur_weights::float::uniform;
 use augur_weights::{Activation, FloatHead, FloatLayer, FloatModel};
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
-use model_runtime::XorShift;
+use model_runtime::{InputSection, XorShift};
 
 use crate::dataset::{CandidateRow, DecisionExample, TickRow, Window};
 use crate::gittins::IndexTables;
@@ -577,13 +577,20 @@ impl Net {
         fold(&mut h1, self.shape.embedding, &self.cand_norm);
         Ok(FloatModel {
             name: name.to_string(),
-            schema_version: u32::from(SCHEMA_VERSION),
+            // One telemetry section (the scheduler's) and the `sched` head, both at the
+            // kernel's telemetry schema version.
+            sections: vec![InputSection::new(
+                "sched",
+                u32::from(SCHEMA_VERSION),
+                TELEMETRY_FIELDS,
+            )],
             input_window: WINDOW_TICKS,
             input_features: TELEMETRY_FIELDS,
             backbone: vec![l1, self.l2.export(Activation::Relu)?],
             heads: vec![FloatHead {
                 name: "sched".to_string(),
                 candidate_features: CANDIDATE_FEATURES,
+                features_version: u32::from(SCHEMA_VERSION),
                 layers: vec![h1, self.h2.export(Activation::None)?],
                 raw_scores: true,
             }],

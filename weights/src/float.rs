@@ -4,7 +4,7 @@
 //! forward pass here is the straightforward one; it is used to calibrate activation ranges,
 //! not as the reference (that is tract-core, `reference.rs`).
 
-use model_runtime::XorShift;
+use model_runtime::{InputSection, XorShift};
 
 /// Activation after a dense layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +61,8 @@ pub struct FloatHead {
     pub name: String,
     /// Per-candidate features after the embedding.
     pub candidate_features: usize,
+    /// Version of the candidate-feature schema it was trained on.
+    pub features_version: u32,
     /// Layers, first to last.
     pub layers: Vec<FloatLayer>,
     /// Whether the last layer's raw accumulator is the score (`i32` output: full resolution for
@@ -73,8 +75,9 @@ pub struct FloatHead {
 pub struct FloatModel {
     /// `general.name` of the file it becomes.
     pub name: String,
-    /// Feature-schema version of the kernel features it was trained on.
-    pub schema_version: u32,
+    /// The telemetry sections of each tick's input, with the versions it was trained on
+    /// (fields sum to `input_features`).
+    pub sections: Vec<InputSection>,
     /// Ticks per input window.
     pub input_window: usize,
     /// Features per tick.
@@ -226,6 +229,7 @@ pub fn random_float_model(
             FloatHead {
                 name: name.to_string(),
                 candidate_features: cand,
+                features_version: 1,
                 layers,
                 raw_scores: true,
             }
@@ -233,7 +237,7 @@ pub fn random_float_model(
         .collect();
     FloatModel {
         name: format!("random-float-{seed}"),
-        schema_version: 1,
+        sections: vec![InputSection::new("sched", 1, features)],
         input_window: window,
         input_features: features,
         backbone: layers,

@@ -58,7 +58,7 @@ use augur_kernel::telemetry::{
     TaskFeatures, Telemetry, WINDOW_TICKS,
 };
 use augur_kernel::workload::SplitMix64;
-use model_runtime::QuantizedModel;
+use model_runtime::{InputSection, QuantizedModel};
 
 use crate::float::{Activation, FloatHead, FloatLayer, FloatModel};
 use crate::quantize::{Calibration, QuantizeError, quantize};
@@ -226,6 +226,7 @@ fn sched_head(embedding: usize) -> FloatHead {
     FloatHead {
         name: "sched".into(),
         candidate_features: CANDIDATE_FEATURES,
+        features_version: SCHEMA_VERSION.into(),
         layers: vec![hidden, score],
         raw_scores: true,
     }
@@ -238,7 +239,11 @@ pub fn handset_model() -> FloatModel {
     let embedding = EMBEDDING_UNITS.len();
     FloatModel {
         name: HANDSET_NAME.into(),
-        schema_version: SCHEMA_VERSION.into(),
+        sections: vec![InputSection::new(
+            "sched",
+            SCHEMA_VERSION.into(),
+            TELEMETRY_FIELDS,
+        )],
         input_window: WINDOW_TICKS,
         input_features: TELEMETRY_FIELDS,
         backbone,

@@ -10,6 +10,8 @@
 //! from it.
 //! Until a model is trained, [`handset`] builds the one the kernel boots with: explicit
 //! hand-set weights (a shortest-remaining-work heuristic), `weights/augur-handset-v1.gguf`.
+//! [`reexport`](mod@reexport) rewrites a file of an older model format in the current one from
+//! the same tensors (`cargo run -p augur-weights --example reexport -- OLD.gguf NEW.gguf`).
 //!
 //! # Notes
 //! Quantization is symmetric (zero point 0): inputs, activations and per-channel weights use
@@ -27,6 +29,7 @@
 pub mod float;
 pub mod handset;
 pub mod quantize;
+pub mod reexport;
 pub mod reference;
 
 pub use float::{Activation, FloatHead, FloatLayer, FloatModel, random_float_model};

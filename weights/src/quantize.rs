@@ -258,6 +258,7 @@ pub fn quantize(model: &FloatModel, calib: &Calibration) -> Result<QuantizedMode
         }
         heads.push(QuantizedHead {
             name: head.name.clone(),
+            features_version: head.features_version,
             candidate_features: head.candidate_features,
             candidate_scale: cand_scale,
             layers,
@@ -265,7 +266,7 @@ pub fn quantize(model: &FloatModel, calib: &Calibration) -> Result<QuantizedMode
     }
     Ok(QuantizedModel {
         name: model.name.clone(),
-        schema_version: model.schema_version,
+        sections: model.sections.clone(),
         input_window: model.input_window,
         input_features: model.input_features,
         input_scale,

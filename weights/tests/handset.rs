@@ -2,7 +2,7 @@
 //! generates, the kernel accepts it, the int8 scores rank tasks the way the heuristic says
 //! (short bursts before CPU hogs, no starvation), and they equal the float model's scores.
 
-use augur_kernel::sched::learned::{ModelScorer, Scorer, check_schema};
+use augur_kernel::sched::head::check_schema;
 use augur_kernel::sched::{TaskClass, TaskId, TaskView, Tick};
 use augur_kernel::telemetry::{
     CANDIDATE_FEATURES, MODEL_INPUT_LEN, TaskFeatures, Telemetry, TelemetryWindow, TickEvents,
@@ -57,7 +57,8 @@ fn scores(now: Tick, tasks: &[(&TaskView, bool)]) -> Vec<i32> {
     let bytes = committed();
     let model = Model::from_gguf(&bytes).unwrap();
     let mut scratch = vec![0u8; model.scratch_len()];
-    let mut scorer = ModelScorer::new(&model, Backend::Scalar, &mut scratch).unwrap();
+    let head = check_schema(&model).unwrap();
+    let mut scorer = model_runtime::Engine::new(&model, Backend::Scalar, &mut scratch).unwrap();
     let mut window = TelemetryWindow::new();
     let views: Vec<TaskView> = tasks.iter().map(|(v, _)| **v).collect();
     for _ in 0..augur_kernel::telemetry::WINDOW_TICKS {
@@ -76,7 +77,9 @@ fn scores(now: Tick, tasks: &[(&TaskView, bool)]) -> Vec<i32> {
         TaskFeatures::of(v, now, *running).to_model_input(row);
     }
     let mut out = vec![0i32; tasks.len()];
-    scorer.score(&input, &rows, &mut out).unwrap();
+    // As the kernel's pipeline does: the backbone over the window, then the head.
+    scorer.run_backbone(&input).unwrap();
+    scorer.run_head(head, &rows, &mut out).unwrap();
     out
 }
 
@@ -194,9 +197,11 @@ fn int8_scores_equal_the_float_model() {
             .collect();
         for &backend in &backends {
             let mut scratch = vec![0u8; model.scratch_len()];
-            let mut scorer = ModelScorer::new(&model, backend, &mut scratch).unwrap();
+            let head = check_schema(&model).unwrap();
+            let mut scorer = model_runtime::Engine::new(&model, backend, &mut scratch).unwrap();
             let mut got = vec![0i32; n];
-            scorer.score(&window, &rows, &mut got).unwrap();
+            scorer.run_backbone(&window).unwrap();
+            scorer.run_head(head, &rows, &mut got).unwrap();
             let got: Vec<f32> = got.iter().map(|&s| s as f32).collect();
             // Exact, not just the same ranking: see the invariant in handset.rs.
             assert_eq!(

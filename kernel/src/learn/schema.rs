@@ -175,7 +175,7 @@ pub fn check_backbone(model: &Model<'_>) -> Result<InputLayout, SchemaMismatch> 
     }
     let mut layout = InputLayout::empty();
     let mut total = 0;
-    for s in model_sections(model) {
+    for s in model.sections() {
         let Some(kernel) = telemetry::SECTIONS.iter().find(|k| k.name == s.name) else {
             return Err(SchemaMismatch::UnknownSection {
                 name: static_name(s.name),
@@ -188,10 +188,10 @@ pub fn check_backbone(model: &Model<'_>) -> Result<InputLayout, SchemaMismatch> 
                 kernel: kernel.version,
             });
         }
-        if s.fields as usize != kernel.fields.len() {
+        if s.fields != kernel.fields.len() {
             return Err(SchemaMismatch::SectionFields {
                 name: kernel.name,
-                model: s.fields as usize,
+                model: s.fields,
                 kernel: kernel.fields.len(),
             });
         }
@@ -211,28 +211,6 @@ pub fn check_backbone(model: &Model<'_>) -> Result<InputLayout, SchemaMismatch> 
     Ok(layout)
 }
 
-/// One section a model's backbone read in training.
-struct ModelSection<'a> {
-    name: &'a str,
-    version: u32,
-    fields: u32,
-}
-
-/// The sections `model` was trained on. TRANSITION: files of format 1 name one schema
-/// version for everything, which was the `sched` section's and the `sched` head's.
-fn model_sections<'a>(model: &Model<'a>) -> impl Iterator<Item = ModelSection<'a>> {
-    core::iter::once(ModelSection {
-        name: "sched",
-        version: model.schema_version(),
-        fields: model.input_features() as u32,
-    })
-}
-
-/// The features version head `index` of `model` was trained on (format 1: the schema version).
-fn head_features_version(model: &Model<'_>, _index: usize) -> u32 {
-    model.schema_version()
-}
-
 /// A section name as `'static` for the message: the kernel's own if it has it, else `?`.
 fn static_name(name: &str) -> &'static str {
     telemetry::section(name).map_or("?", |s| s.name)
@@ -246,11 +224,10 @@ pub fn check_head(model: &Model<'_>, spec: &HeadSpec) -> HeadStatus {
     let Some(head) = model.head(index) else {
         return HeadStatus::Absent;
     };
-    let features_version = head_features_version(model, index);
-    if features_version != spec.features_version {
+    if head.features_version != spec.features_version {
         return HeadStatus::Mismatch(SchemaMismatch::FeaturesVersion {
             head: spec.name,
-            model: features_version,
+            model: head.features_version,
             kernel: spec.features_version,
         });
     }

@@ -1,8 +1,8 @@
 //! The kernels an engine runs: the scalar reference or a SIMD backend, picked once per engine.
 
-use super::plan::Prepared;
 use crate::graph::Layer;
 use crate::kernels::{self, Gemm, Requant};
+use crate::plan::Prepared;
 
 /// The kernels in use; the SIMD variants carry the proof that their instructions are usable.
 #[derive(Clone, Copy, Debug)]

@@ -37,18 +37,16 @@ use crate::kernels::{self, GROUP, Gemm, LANES, RQ_BLOCK, Requant, round_up};
 use crate::model::Model;
 
 mod dispatch;
-mod plan;
 #[cfg(all(test, feature = "std", target_arch = "x86_64"))]
 mod tests;
 
-use dispatch::Kernels;
-pub(crate) use plan::plan_for;
-use plan::{ALIGN, Plan, Prepared, Work, embedding_signed, i32s_mut, prepared_of, split_work};
+pub use crate::plan::HEAD_BATCH;
+use crate::plan::{
+    ALIGN, Plan, Prepared, Work, embedding_signed, i32s_mut, plan_for, prepared_of, split_work,
+};
 #[cfg(target_arch = "x86_64")]
-use plan::{fusable_tail, whole_backbone};
-
-/// Candidates processed per internal step of a head (any number may be passed in one call).
-pub const HEAD_BATCH: usize = 64;
+use crate::plan::{fusable_tail, whole_backbone};
+use dispatch::Kernels;
 
 /// Runs a [`Model`] on one backend over caller-provided scratch. See the module docs.
 pub struct Engine<'m, 'a, 's> {

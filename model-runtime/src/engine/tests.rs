@@ -3,8 +3,8 @@
 //! place and through the padded buffer), features not a whole number of groups, hidden widths
 //! over one chunk, ReLU and signed hidden layers, unsigned and signed embeddings, extremes.
 
-use super::plan::{fused_head, whole_backbone};
 use super::*;
+use crate::plan::{fused_head, whole_backbone};
 use crate::{QuantizedModel, XorShift, random_model};
 use std::vec;
 use std::vec::Vec;

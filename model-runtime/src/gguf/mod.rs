@@ -13,9 +13,7 @@
 //! this module panic, loop without bound, or read outside `bytes` (the fuzz target
 //! `model-runtime/fuzz/fuzz_targets/gguf_reader.rs` checks it).
 
-mod types;
-
-pub use types::{TensorType, ValueType};
+pub use crate::types::{TensorType, ValueType};
 
 use crate::error::{LoadError, Name};
 
@@ -532,6 +530,27 @@ impl<'a> Gguf<'a> {
         self.metadata()
             .find(|(key, _)| key_equals(key, parts))
             .map(|(_, v)| v)
+    }
+
+    /// Where the bytes of the string value of `key` lie in the file (after its length field),
+    /// if `key` holds a string. The integrity digest hashes the file around this span.
+    pub fn str_span(&self, key: &str) -> Option<core::ops::Range<usize>> {
+        let mut cur = Cursor {
+            bytes: self.bytes,
+            pos: self.kv_start,
+        };
+        for _ in 0..self.kv_count {
+            let k = cur.str("metadata key").ok()?;
+            let code = cur.u32("metadata value type").ok()?;
+            let ty = ValueType::from_code(code)?;
+            if k == key && ty == ValueType::String {
+                let len = usize::try_from(cur.u64("metadata string").ok()?).ok()?;
+                let start = cur.pos;
+                return Some(start..start.checked_add(len)?);
+            }
+            read_value(&mut cur, ty, 0).ok()?;
+        }
+        None
     }
 
     /// All tensor descriptors in file order.

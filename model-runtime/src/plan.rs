@@ -1,48 +1,53 @@
 //! The scratch plan: where each layer's prepared data and each work buffer lives, a pure
 //! function of the graph (so [`Model::scratch_len`](crate::Model::scratch_len) needs no
 //! backend), which heads VNNI runs fused, and the typed views of the regions.
+//!
+//! It sits beside `engine/`, not inside it: both the model (for `scratch_len`) and the engine
+//! (to lay out the scratch) read it, and it reads only the graph, so neither of those two
+//! modules needs the other's (no `model` <-> `engine` import cycle).
 
-use super::HEAD_BATCH;
+/// Candidates processed per internal step of a head (any number may be passed in one call).
+pub const HEAD_BATCH: usize = 64;
 use crate::graph::{Graph, Head, LayerOutput, MAX_LAYERS};
 use crate::kernels::{self, GROUP, LANES, RQ_BLOCK, round_up};
 
 /// Alignment of every scratch region (one YMM register).
-pub(super) const ALIGN: usize = 32;
+pub(crate) const ALIGN: usize = 32;
 
 /// Where one layer's prepared data lives in the prepared region (byte offsets).
 #[derive(Clone, Copy, Debug, Default)]
-pub(super) struct LayerPlan {
-    pub(super) init: usize,
-    pub(super) rq: usize,
-    pub(super) packed: usize,
-    pub(super) packed_len: usize,
+pub(crate) struct LayerPlan {
+    pub(crate) init: usize,
+    pub(crate) rq: usize,
+    pub(crate) packed: usize,
+    pub(crate) packed_len: usize,
     /// For a head's first layer: the candidate columns, packed separately.
-    pub(super) packed_cand: usize,
-    pub(super) packed_cand_len: usize,
+    pub(crate) packed_cand: usize,
+    pub(crate) packed_cand_len: usize,
     /// Output channels rounded up to a whole AVX2 block.
-    pub(super) npad: usize,
+    pub(crate) npad: usize,
     /// A head layer after the first with fewer than [`LANES`] outputs: AVX2 runs it with the
     /// row-vectorised `gemv` kernel, whose weight form `packed` then holds.
-    pub(super) gemv: bool,
+    pub(crate) gemv: bool,
     /// A head's last layer that VNNI fuses into the previous layer's requantization (one i32
     /// output over an int8 hidden layer): its weights widened to i32
     /// (`vnni::score_weights`), `score_w_len` values at byte offset `score_w`; 0 otherwise.
-    pub(super) score_w: usize,
-    pub(super) score_w_len: usize,
+    pub(crate) score_w: usize,
+    pub(crate) score_w_len: usize,
     /// A head's first layer when VNNI runs the whole head as one kernel (see [`fused_head`]):
     /// `vnni::head_prepare`'s form, `head_len` bytes at byte offset `head`; 0 otherwise.
-    pub(super) head: usize,
-    pub(super) head_len: usize,
+    pub(crate) head: usize,
+    pub(crate) head_len: usize,
     /// That head's shape, kept so a call needs no graph walk to find it.
     #[cfg(target_arch = "x86_64")]
-    pub(super) head_shape: Option<kernels::vnni::HeadShape>,
+    pub(crate) head_shape: Option<kernels::vnni::HeadShape>,
 }
 
 /// Scratch layout, a pure function of the graph (so `scratch_len` needs no backend).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Plan {
-    pub(super) layers: [LayerPlan; MAX_LAYERS],
-    pub(super) prep_len: usize,
+    pub(crate) layers: [LayerPlan; MAX_LAYERS],
+    pub(crate) prep_len: usize,
     /// Work-region sizes in bytes, each a multiple of [`ALIGN`], in layout order.
     xin: usize,
     act: usize,
@@ -55,7 +60,7 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    pub(super) fn work_len(&self) -> usize {
+    pub(crate) fn work_len(&self) -> usize {
         self.xin
             + 2 * self.act
             + self.emb
@@ -162,7 +167,7 @@ pub(crate) fn plan_for(graph: &Graph<'_>) -> Plan {
 /// The index of `head`'s last layer if VNNI can fuse it into the previous layer's
 /// requantization (`vnni::requant_score`): one i32 output, over a hidden layer with int8
 /// outputs.
-pub(super) fn fusable_tail(graph: &Graph<'_>, head: &Head) -> Option<usize> {
+pub(crate) fn fusable_tail(graph: &Graph<'_>, head: &Head) -> Option<usize> {
     let last = head.first_layer + head.layer_count.checked_sub(1)?;
     let hidden = graph.layer(last.checked_sub(1)?)?;
     let l = graph.layer(last)?;
@@ -175,7 +180,7 @@ pub(super) fn fusable_tail(graph: &Graph<'_>, head: &Head) -> Option<usize> {
 }
 
 /// Whether the embedding may be negative (the heads' first layers then take it as signed input).
-pub(super) fn embedding_signed(graph: &Graph<'_>) -> bool {
+pub(crate) fn embedding_signed(graph: &Graph<'_>) -> bool {
     graph
         .backbone()
         .last()
@@ -186,7 +191,7 @@ pub(super) fn embedding_signed(graph: &Graph<'_>) -> bool {
 /// layers, an int8 hidden layer over the candidates and a fusable one-output score layer
 /// ([`fusable_tail`]), and at least one candidate feature.
 #[cfg(target_arch = "x86_64")]
-pub(super) fn fused_head(graph: &Graph<'_>, head: &Head) -> Option<kernels::vnni::HeadShape> {
+pub(crate) fn fused_head(graph: &Graph<'_>, head: &Head) -> Option<kernels::vnni::HeadShape> {
     let l1 = graph.layer(head.first_layer)?;
     let LayerOutput::I8 { lo, hi } = l1.output else {
         return None;
@@ -208,7 +213,7 @@ pub(super) fn fused_head(graph: &Graph<'_>, head: &Head) -> Option<kernels::vnni
 /// The shape of `graph`'s backbone if VNNI runs it whole as one kernel
 /// (`vnni::backbone_rows`): exactly two layers whose shape `BackboneShape::fits`.
 #[cfg(target_arch = "x86_64")]
-pub(super) fn whole_backbone(graph: &Graph<'_>) -> Option<kernels::vnni::BackboneShape> {
+pub(crate) fn whole_backbone(graph: &Graph<'_>) -> Option<kernels::vnni::BackboneShape> {
     let mut layers = graph.backbone();
     let (first, second) = (layers.next()?, layers.next()?);
     let (LayerOutput::I8 { lo: lo0, hi: hi0 }, LayerOutput::I8 { lo: lo1, hi: hi1 }) =
@@ -254,7 +259,7 @@ fn i8s_mut(b: &mut [u8]) -> &mut [i8] {
 }
 
 /// Views a 4-byte-aligned byte region as i32 (scratch regions are 32-byte aligned).
-pub(super) fn i32s_mut(b: &mut [u8]) -> &mut [i32] {
+pub(crate) fn i32s_mut(b: &mut [u8]) -> &mut [i32] {
     assert!(b.as_ptr().cast::<i32>().is_aligned() && b.len() % 4 == 0);
     // SAFETY: alignment and length checked above; every bit pattern is a valid i32; the new
     // slice covers exactly the same memory with the same exclusive borrow.
@@ -269,20 +274,20 @@ fn i32s(b: &[u8]) -> &[i32] {
 }
 
 /// The work buffers of one call, split from the work region.
-pub(super) struct Work<'w> {
-    pub(super) xin: &'w mut [i8],
-    pub(super) act_a: &'w mut [i8],
-    pub(super) act_b: &'w mut [i8],
-    pub(super) emb: &'w mut [i8],
-    pub(super) acc: &'w mut [i32],
-    pub(super) hx_a: &'w mut [i8],
-    pub(super) hx_b: &'w mut [i8],
-    pub(super) cand: &'w mut [i8],
-    pub(super) base: &'w mut [i32],
-    pub(super) split: &'w mut [u8],
+pub(crate) struct Work<'w> {
+    pub(crate) xin: &'w mut [i8],
+    pub(crate) act_a: &'w mut [i8],
+    pub(crate) act_b: &'w mut [i8],
+    pub(crate) emb: &'w mut [i8],
+    pub(crate) acc: &'w mut [i32],
+    pub(crate) hx_a: &'w mut [i8],
+    pub(crate) hx_b: &'w mut [i8],
+    pub(crate) cand: &'w mut [i8],
+    pub(crate) base: &'w mut [i32],
+    pub(crate) split: &'w mut [u8],
 }
 
-pub(super) fn split_work<'w>(work: &'w mut [u8], p: &Plan) -> Work<'w> {
+pub(crate) fn split_work<'w>(work: &'w mut [u8], p: &Plan) -> Work<'w> {
     let (xin, rest) = work.split_at_mut(p.xin);
     let (act_a, rest) = rest.split_at_mut(p.act);
     let (act_b, rest) = rest.split_at_mut(p.act);
@@ -309,20 +314,20 @@ pub(super) fn split_work<'w>(work: &'w mut [u8], p: &Plan) -> Work<'w> {
 
 /// One layer's prepared data.
 #[derive(Clone, Copy)]
-pub(super) struct Prepared<'p> {
-    pub(super) init: &'p [i32],
-    pub(super) rq: &'p [i32],
-    pub(super) packed: &'p [u8],
-    pub(super) packed_cand: &'p [u8],
-    pub(super) gemv: bool,
+pub(crate) struct Prepared<'p> {
+    pub(crate) init: &'p [i32],
+    pub(crate) rq: &'p [i32],
+    pub(crate) packed: &'p [u8],
+    pub(crate) packed_cand: &'p [u8],
+    pub(crate) gemv: bool,
     /// See [`LayerPlan::score_w`]; empty where not fused.
-    pub(super) score_w: &'p [i32],
+    pub(crate) score_w: &'p [i32],
     /// See [`LayerPlan::head`]; empty where not fused.
-    pub(super) head: &'p [u8],
+    pub(crate) head: &'p [u8],
 }
 
 impl Prepared<'_> {
-    pub(super) const EMPTY: Prepared<'static> = Prepared {
+    pub(crate) const EMPTY: Prepared<'static> = Prepared {
         init: &[],
         rq: &[],
         packed: &[],
@@ -333,7 +338,7 @@ impl Prepared<'_> {
     };
 }
 
-pub(super) fn prepared_of<'p>(prep: &'p [u8], lp: &LayerPlan) -> Prepared<'p> {
+pub(crate) fn prepared_of<'p>(prep: &'p [u8], lp: &LayerPlan) -> Prepared<'p> {
     Prepared {
         init: i32s(&prep[lp.init..][..lp.npad * 4]),
         rq: i32s(&prep[lp.rq..][..lp.npad / LANES * RQ_BLOCK * 4]),

@@ -2,6 +2,10 @@
 //!
 //! Codes are the spec's (`gguf_metadata_value_type`, `ggml_type`); anything else in a file is
 //! refused by the reader with the code it found.
+//!
+//! A leaf module (it imports nothing from the crate): the reader (`gguf/`), the errors that
+//! name a tensor type (`error.rs`) and the writer all use it, and `gguf` re-exports it, so
+//! `error` does not depend on `gguf` (which depends on `error`).
 
 /// GGUF metadata value types (`gguf_metadata_value_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
