@@ -22,7 +22,9 @@
 //! wait {2, 4, 5}: 3.66, 4, 5.
 
 use augur_kernel::telemetry::{FIELDS, SCHEMA_VERSION, TASK_FEATURES};
-use augur_kernel::trace::{Candidate, Items, MAX_CHUNK_PAYLOAD, Record, TraceRing};
+use augur_kernel::trace::{
+    Candidates, Items, MAX_CHUNK_PAYLOAD, Record, Section, Sections, TraceRing, head, section,
+};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -133,17 +135,21 @@ fn feature_value(tick: u64, task: u32, k: usize) -> i16 {
 /// Pushes one event at `tick` into the ring, as the kernel would record it.
 fn push(ring: &mut TraceRing<8192>, tick: u64, ev: Ev) {
     let fields: Vec<i32> = (0..FIELDS.len()).map(|i| field_value(tick, i)).collect();
-    let cands: Vec<Candidate> = match ev {
-        Decide(_, tasks, _) => tasks
-            .iter()
-            .map(|&task| Candidate {
-                task,
-                features: std::array::from_fn(|k| feature_value(tick, task, k)),
-                score: -(task as i32),
-            })
-            .collect(),
-        _ => Vec::new(),
+    let tasks: &[u32] = match ev {
+        Decide(_, tasks, _) => tasks,
+        _ => &[],
     };
+    let ids: Vec<u64> = tasks.iter().map(|&t| u64::from(t)).collect();
+    let features: Vec<i16> = tasks
+        .iter()
+        .flat_map(|&task| (0..TASK_FEATURES.len()).map(move |k| feature_value(tick, task, k)))
+        .collect();
+    let scores: Vec<i32> = tasks.iter().map(|&t| -(t as i32)).collect();
+    let sections = [Section {
+        code: section::SCHED,
+        version: SCHEMA_VERSION,
+        fields: Items::from_slice(&fields),
+    }];
     let record = match ev {
         Spawn(task, class, name) => Record::TaskSpawn {
             tick,
@@ -157,15 +163,15 @@ fn push(ring: &mut TraceRing<8192>, tick: u64, ev: Ev) {
         Exit(task, status) => Record::TaskExit { tick, task, status },
         Decide(chosen, _, fallback) => Record::Decision {
             tick,
-            chosen,
+            head: head::SCHED,
+            chosen: u64::from(chosen),
             policy: LEARNED,
             fallback,
-            candidates: Items::from_slice(&cands),
+            candidates: Candidates::columns(TASK_FEATURES.len(), &ids, &features, &scores),
         },
         Tel => Record::Telemetry {
             tick,
-            schema: SCHEMA_VERSION,
-            fields: Items::from_slice(&fields),
+            sections: Sections::from_slice(&sections),
         },
         Dropped => Record::Dropped { records: LOST },
     };

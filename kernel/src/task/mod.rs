@@ -406,10 +406,14 @@ pub fn on_tick() {
     let telemetry = Telemetry::snapshot(t, live_views(s), busy, &s.events);
     s.events = TickEvents::default();
     s.window.push(&telemetry);
+    let sections = [trace::Section {
+        code: trace::section::SCHED,
+        version: crate::telemetry::SCHEMA_VERSION,
+        fields: trace::Items::from_slice(&telemetry.0),
+    }];
     trace_channel::record(&Record::Telemetry {
         tick: t,
-        schema: crate::telemetry::SCHEMA_VERSION,
-        fields: trace::Items::from_slice(&telemetry.0),
+        sections: trace::Sections::from_slice(&sections),
     });
     // A thread whose burst this tick completed blocks or exits the moment it runs again, as
     // it would have mid-tick on real hardware: let it, and decide when it leaves the CPU
@@ -494,27 +498,29 @@ fn record_decision(
 ) {
     let n = n.min(trace::MAX_CANDIDATES);
     let scores = s.learned.as_ref().map(|l| l.scores(n));
-    let mut rows = [trace::Candidate {
-        task: 0,
-        features: [0; trace::CANDIDATE_FEATURES],
-        score: 0,
-    }; trace::MAX_CANDIDATES];
-    for (i, (row, c)) in rows.iter_mut().zip(&s.candidates[..n]).enumerate() {
-        *row = trace::Candidate {
-            task: c.id.0,
-            features: c.features.0,
-            score: match scores {
-                Some(sc) if scored => sc[i],
-                _ => 0,
-            },
+    let mut ids = [0u64; trace::MAX_CANDIDATES];
+    let mut features = [[0i16; crate::telemetry::CANDIDATE_FEATURES]; trace::MAX_CANDIDATES];
+    let mut row_scores = [0i32; trace::MAX_CANDIDATES];
+    for (i, c) in s.candidates[..n].iter().enumerate() {
+        ids[i] = u64::from(c.id.0);
+        features[i] = c.features.0;
+        row_scores[i] = match scores {
+            Some(sc) if scored => sc[i],
+            _ => 0,
         };
     }
     trace_channel::record(&Record::Decision {
         tick: t,
-        chosen: chosen.unwrap_or(IDLE).0,
+        head: trace::head::SCHED,
+        chosen: u64::from(chosen.unwrap_or(IDLE).0),
         policy: s.policy_code,
         fallback: fallback.map(FallbackReason::code),
-        candidates: trace::Items::from_slice(&rows[..n]),
+        candidates: trace::Candidates::columns(
+            crate::telemetry::CANDIDATE_FEATURES,
+            &ids[..n],
+            features[..n].as_flattened(),
+            &row_scores[..n],
+        ),
     });
 }
 
