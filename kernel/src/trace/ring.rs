@@ -114,8 +114,8 @@ impl<const BYTES: usize> TraceRing<BYTES> {
         self.dropped_total
     }
 
-    /// Records appended since the ring was created (drop markers and the end record not
-    /// counted): what the end record reports as written.
+    /// Records appended since the ring was created (drop markers, the ring's own or pushed,
+    /// and the end record not counted): what the end record reports as written.
     pub fn written_total(&self) -> u64 {
         self.written_total
     }
@@ -159,7 +159,10 @@ impl<const BYTES: usize> TraceRing<BYTES> {
             return Err(PushError::Closed);
         }
         self.push_open(record)?;
-        self.written_total = self.written_total.saturating_add(1);
+        // A marker the caller wrote (the host's tools may) is no record of the job.
+        if !matches!(record, Record::Dropped { .. }) {
+            self.written_total = self.written_total.saturating_add(1);
+        }
         Ok(())
     }
 
