@@ -455,7 +455,7 @@ fn largest_records_fit_a_tick_drain() {
     };
     assert_eq!(d.encoded_len(), Ok(3 + 23 + 64 * (12 + 32)));
     assert!(d.encoded_len().unwrap() <= MAX_RECORD_BYTES);
-    assert!(CHUNK_HEADER_BYTES + MAX_RECORD_BYTES <= 4096);
+    const { assert!(CHUNK_HEADER_BYTES + MAX_RECORD_BYTES <= 4096) };
     assert_eq!(
         encode_vec(&Record::End {
             tick: 0,
