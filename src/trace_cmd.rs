@@ -4,8 +4,9 @@
 //! (`kernel/src/trace/FORMAT.md`), decoded with the kernel's own
 //! [`TraceReader`](augur_kernel::trace::TraceReader) so host and kernel share one codec. Three
 //! subcommands:
-//! - `summary`: counts, ticks covered, per-class turnaround/response/wait, decisions and
-//!   fallbacks, losses and damage, as a plain aligned table ([`summary`]);
+//! - `summary`: counts, ticks covered, whether the trace is complete (its end record),
+//!   per-class turnaround/response/wait, decisions and fallbacks per head, losses and damage,
+//!   as a plain aligned table ([`summary`]);
 //! - `export`: one CSV row or JSON line per record, with the telemetry and candidate-feature
 //!   names of `augur_kernel::telemetry` as column names / keys ([`export`]);
 //! - `perfetto`: Chrome trace-event JSON for ui.perfetto.dev, one track per task
@@ -16,8 +17,9 @@
 //! place and resumes at the next chunk; every damaged place is reported on stderr as one line
 //! naming its byte offset and the reason, and the output covers what was decoded. Exit status:
 //! 0 when at least one record decoded (even with damage), 1 when the file cannot be read, no
-//! record decodes or the output cannot be written, 2 when the file does not exist (and for
-//! usage errors, as everywhere in `augur`).
+//! record decodes or the output cannot be written, 2 when the file does not exist or `-o`
+//! names the input file itself (and for usage errors, as everywhere in `augur`). A reader that
+//! closes the pipe early (`| head`) is not an error.
 //!
 //! # Notes
 //! The running intervals, CPU ticks and waiting time all come from one reconstruction of the
@@ -50,8 +52,8 @@ const EXIT_MISSING: u8 = 2;
 const EXIT_STATUS_HELP: &str = "Exit status: 0 when at least one record decoded, even if \
     the file is damaged (each damaged place is reported on stderr as one line with its byte \
     offset and the reason; the output covers what was decoded); 1 when the file cannot be \
-    read, no record decodes or the output cannot be written; 2 when the file does not exist \
-    or the options are wrong.";
+    read, no record decodes or the output cannot be written; 2 when the file does not exist, \
+    -o names the input file itself, or the options are wrong.";
 
 /// Arguments of `augur trace`.
 #[derive(Args, Debug)]
@@ -64,8 +66,9 @@ pub struct TraceArgs {
 /// What to do with the trace.
 #[derive(Subcommand, Debug)]
 enum TraceCommand {
-    /// Print record counts, ticks covered, per-class turnaround/response/wait (ticks),
-    /// decisions by policy, fallbacks by reason, dropped records and damage.
+    /// Print record counts, ticks covered, whether the trace is complete (end marker),
+    /// per-class turnaround/response/wait (ticks), decisions per head, by policy, fallbacks by
+    /// reason, dropped records and damage.
     #[command(after_help = EXIT_STATUS_HELP)]
     Summary {
         /// The trace file.
@@ -75,13 +78,16 @@ enum TraceCommand {
     },
     /// Write one row (CSV) or one JSON object (JSON Lines) per record.
     ///
-    /// CSV columns, in order: tick, kind, task, name, task_class, status, dropped, chosen,
-    /// policy, fallback, the 8 candidate features (cpu_recent … running), score, schema, and
-    /// the 12 telemetry fields (runnable … cpu_recent_mean). A decision gives one row per
-    /// candidate (task = the candidate; one row with empty candidate columns when it has
-    /// none); columns a kind does not use are empty. JSON Lines: one object per record with
-    /// a "kind" key and named fields; telemetry fields under "fields" keyed by name,
-    /// candidates as an array of {task, features: {name: value}, score}.
+    /// CSV columns, in order: tick, kind, task, name, task_class, status, dropped, records,
+    /// head, chosen, policy, fallback, width, candidate, score, schema, the 8 sched candidate
+    /// features (cpu_recent … running), feature_0 … feature_31 (candidates of other heads),
+    /// the 12 sched telemetry fields (runnable … cpu_recent_mean) and other_sections
+    /// (name:version:v1;v2;… per other telemetry section). A decision gives one row per
+    /// candidate (candidate = its id, and task too for the sched head; one row with empty
+    /// candidate columns when it has none); columns a kind does not use are empty. JSON
+    /// Lines: one object per record with a "kind" key and named fields; telemetry as
+    /// "sections" keyed by section name ({version, fields}), candidates as an array of {id,
+    /// features, score}, sched features keyed by name.
     #[command(after_help = EXIT_STATUS_HELP)]
     Export {
         /// The trace file.
@@ -129,6 +135,40 @@ impl TraceCommand {
     }
 }
 
+impl TraceCommand {
+    /// The file the subcommand writes, if it writes one.
+    fn output(&self) -> Option<&Path> {
+        match self {
+            TraceCommand::Summary { .. } => None,
+            TraceCommand::Export { output, .. } => output.as_deref(),
+            TraceCommand::Perfetto { output, .. } => Some(output),
+        }
+    }
+}
+
+/// Whether `a` and `b` name one existing file, by whatever paths (links, `..`, hard links):
+/// the same device and inode on Unix, the same canonical path elsewhere. A path that does not
+/// exist yet is no existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let _ = (&ma, &mb);
+        ma.dev() == mb.dev() && ma.ino() == mb.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (ma, mb);
+        matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+    }
+}
+
 /// A decoded trace: every record that decoded, in stream order, and every damaged place.
 pub struct Trace<'a> {
     /// The records, with their chunk and byte offset.
@@ -160,6 +200,17 @@ impl<'a> Trace<'a> {
 /// Runs `augur trace`.
 pub fn run(args: TraceArgs) -> ExitCode {
     let file = args.command.file().to_path_buf();
+    if let Some(output) = args.command.output()
+        && same_file(&file, output)
+    {
+        eprintln!(
+            "augur trace: the output {} is the input trace {} itself: writing it would \
+             destroy the trace; choose another -o path",
+            output.display(),
+            file.display()
+        );
+        return ExitCode::from(EXIT_MISSING);
+    }
     let bytes = match read_trace(&file) {
         Ok(bytes) => bytes,
         Err(status) => return status,

@@ -1,8 +1,10 @@
 //! `augur trace summary|export|perfetto` on traces written with the kernel's own encoder.
 //!
 //! One tiny hand-made schedule of three tasks ([`SCHEDULE`]) whose metrics are worked out by
-//! hand below, framed into several chunks by `TraceRing::drain_chunk`; then the built binary
-//! is run on it, on a truncated copy, on garbage and on a missing file.
+//! hand below, framed into several chunks by `TraceRing::drain_chunk` and closed with the end
+//! record; then the built binary is run on it, on a truncated copy, on copies cut at a chunk
+//! boundary, on a version-1 trace, on crafted CRC-valid traces with extreme values, on garbage
+//! and on a missing file, and with its output aimed at its input.
 //!
 //! The schedule (ticks; `|` = a mid-tick decision after a block or exit):
 //!
@@ -22,7 +24,9 @@
 //! wait {2, 4, 5}: 3.66, 4, 5.
 
 use augur_kernel::telemetry::{FIELDS, SCHEMA_VERSION, TASK_FEATURES};
-use augur_kernel::trace::{Candidate, Items, MAX_CHUNK_PAYLOAD, Record, TraceRing};
+use augur_kernel::trace::{
+    Candidates, Items, MAX_CHUNK_PAYLOAD, Record, Section, Sections, TraceRing, head, section,
+};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -133,17 +137,21 @@ fn feature_value(tick: u64, task: u32, k: usize) -> i16 {
 /// Pushes one event at `tick` into the ring, as the kernel would record it.
 fn push(ring: &mut TraceRing<8192>, tick: u64, ev: Ev) {
     let fields: Vec<i32> = (0..FIELDS.len()).map(|i| field_value(tick, i)).collect();
-    let cands: Vec<Candidate> = match ev {
-        Decide(_, tasks, _) => tasks
-            .iter()
-            .map(|&task| Candidate {
-                task,
-                features: std::array::from_fn(|k| feature_value(tick, task, k)),
-                score: -(task as i32),
-            })
-            .collect(),
-        _ => Vec::new(),
+    let tasks: &[u32] = match ev {
+        Decide(_, tasks, _) => tasks,
+        _ => &[],
     };
+    let ids: Vec<u64> = tasks.iter().map(|&t| u64::from(t)).collect();
+    let features: Vec<i16> = tasks
+        .iter()
+        .flat_map(|&task| (0..TASK_FEATURES.len()).map(move |k| feature_value(tick, task, k)))
+        .collect();
+    let scores: Vec<i32> = tasks.iter().map(|&t| -(t as i32)).collect();
+    let sections = [Section {
+        code: section::SCHED,
+        version: SCHEMA_VERSION,
+        fields: Items::from_slice(&fields),
+    }];
     let record = match ev {
         Spawn(task, class, name) => Record::TaskSpawn {
             tick,
@@ -157,15 +165,15 @@ fn push(ring: &mut TraceRing<8192>, tick: u64, ev: Ev) {
         Exit(task, status) => Record::TaskExit { tick, task, status },
         Decide(chosen, _, fallback) => Record::Decision {
             tick,
-            chosen,
+            head: head::SCHED,
+            chosen: u64::from(chosen),
             policy: LEARNED,
             fallback,
-            candidates: Items::from_slice(&cands),
+            candidates: Candidates::columns(TASK_FEATURES.len(), &ids, &features, &scores),
         },
         Tel => Record::Telemetry {
             tick,
-            schema: SCHEMA_VERSION,
-            fields: Items::from_slice(&fields),
+            sections: Sections::from_slice(&sections),
         },
         Dropped => Record::Dropped { records: LOST },
     };
@@ -173,12 +181,27 @@ fn push(ring: &mut TraceRing<8192>, tick: u64, ev: Ev) {
         .expect("the ring holds the whole schedule");
 }
 
+/// The tick the schedule's job ends (its end record).
+const END_TICK: u64 = 12;
+
 /// The encoded schedule and the byte offset of each chunk in it.
 fn encode_schedule() -> (Vec<u8>, Vec<usize>) {
     let mut ring = TraceRing::<8192>::new();
     for &(tick, events) in SCHEDULE {
         events.iter().for_each(|&ev| push(&mut ring, tick, ev));
     }
+    ring.close(END_TICK).expect("room for the end record");
+    let (bytes, starts) = drain_all(&mut ring);
+    assert!(
+        CHUNK_BUFFER < MAX_CHUNK_PAYLOAD && starts.len() >= 3,
+        "{starts:?}"
+    );
+    (bytes, starts)
+}
+
+/// Drains `ring` in chunks of at most [`CHUNK_BUFFER`] bytes: the stream and each chunk's
+/// byte offset.
+fn drain_all(ring: &mut TraceRing<8192>) -> (Vec<u8>, Vec<usize>) {
     let (mut bytes, mut starts) = (Vec::new(), Vec::new());
     let mut out = [0u8; CHUNK_BUFFER];
     loop {
@@ -189,10 +212,6 @@ fn encode_schedule() -> (Vec<u8>, Vec<usize>) {
         starts.push(bytes.len());
         bytes.extend_from_slice(&out[..n]);
     }
-    assert!(
-        CHUNK_BUFFER < MAX_CHUNK_PAYLOAD && starts.len() >= 3,
-        "{starts:?}"
-    );
     (bytes, starts)
 }
 
@@ -277,9 +296,20 @@ fn summary_reports_hand_computed_metrics() {
     );
     assert_eq!(row(&s, "telemetry"), ["telemetry", "13"]);
     assert_eq!(row(&s, "decision"), ["decision", "15"]);
-    assert_eq!(row(&s, "learned"), ["learned", "15"]);
-    assert_eq!(row(&s, "budget"), ["budget", "1"]);
-    assert_eq!(row(&s, "regret"), ["regret", "1"]);
+    assert_eq!(row(&s, "end"), ["end", "1"]);
+    assert_eq!(row(&s, "sched"), ["sched", "15", "2"]);
+    assert_eq!(row(&s, "sched/learned"), ["sched/learned", "15"]);
+    assert_eq!(row(&s, "sched/budget"), ["sched/budget", "1"]);
+    assert_eq!(row(&s, "sched/regret"), ["sched/regret", "1"]);
+    // Every record but the dropped marker and the end itself counts as written.
+    let written = events().filter(|e| !matches!(e, Dropped)).count();
+    assert!(
+        s.contains(&format!(
+            "end: complete ({written} records written, {written} read, 0 dropped by the kernel)\n"
+        )),
+        "{s}"
+    );
+    assert!(s.contains("format version 2)"), "{s}");
     assert!(
         s.contains("ticks: 0..=12 (13 ticks, 13.000 ms at 1000 Hz)"),
         "{s}"
@@ -320,13 +350,21 @@ fn csv_has_the_documented_header_and_one_row_per_record_or_candidate() {
         "task_class",
         "status",
         "dropped",
+        "records",
+        "head",
         "chosen",
         "policy",
         "fallback",
+        "width",
+        "candidate",
+        "score",
+        "schema",
     ];
     expected.extend(TASK_FEATURES.iter().map(|f| f.name));
-    expected.extend(["score", "schema"]);
+    let generic: Vec<String> = (0..32).map(|k| format!("feature_{k}")).collect();
+    expected.extend(generic.iter().map(String::as_str));
     expected.extend(FIELDS.iter().map(|f| f.name));
+    expected.push("other_sections");
     assert_eq!(header, expected);
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
     let expected_rows: usize = events()
@@ -335,8 +373,13 @@ fn csv_has_the_documented_header_and_one_row_per_record_or_candidate() {
             _ => 1,
         })
         .sum();
-    assert_eq!(rows.len(), expected_rows);
+    assert_eq!(
+        rows.len(),
+        expected_rows + 1,
+        "one row per record, the end too"
+    );
     let col = |name: &str| header.iter().position(|h| h == name).expect(name);
+    assert_eq!(&rows[rows.len() - 1][col("kind")], "end");
     // The mid-tick fallback decision at tick 7: two candidate rows, tasks 1 and 3.
     let fb: Vec<_> = rows
         .iter()
@@ -356,6 +399,14 @@ fn csv_has_the_documented_header_and_one_row_per_record_or_candidate() {
         feature_value(7, 3, 1).to_string()
     );
     assert_eq!(&fb[1][col("policy")], "learned");
+    assert_eq!(
+        (
+            &fb[1][col("head")],
+            &fb[1][col("candidate")],
+            &fb[1][col("width")]
+        ),
+        ("sched", "3", "8")
+    );
     let tel5 = rows
         .iter()
         .find(|r| &r[col("kind")] == "telemetry" && &r[col("tick")] == "5")
@@ -382,14 +433,16 @@ fn jsonl_lines_parse_and_carry_named_fields() {
         .lines()
         .map(|l| serde_json::from_str(l).expect(l))
         .collect();
-    assert_eq!(lines.len(), events().count());
+    assert_eq!(lines.len(), events().count() + 1, "the end record too");
     assert!(lines.iter().all(|v| v["kind"].is_string()));
     let tel = lines
         .iter()
         .find(|v| v["kind"] == "telemetry" && v["tick"] == 5)
         .expect("tick 5");
+    let sched = &tel["sections"]["sched"];
+    assert_eq!(sched["version"], SCHEMA_VERSION);
     for (i, f) in FIELDS.iter().enumerate() {
-        assert_eq!(tel["fields"][f.name], field_value(5, i), "{}", f.name);
+        assert_eq!(sched["fields"][f.name], field_value(5, i), "{}", f.name);
     }
     let dec = lines
         .iter()
@@ -399,9 +452,12 @@ fn jsonl_lines_parse_and_carry_named_fields() {
         (dec["tick"].as_u64(), dec["chosen"].as_u64()),
         (Some(10), Some(3))
     );
-    assert_eq!(dec["policy"], "learned");
+    assert_eq!(
+        (dec["policy"].as_str(), dec["head"].as_str()),
+        (Some("learned"), Some("sched"))
+    );
     let cand = &dec["candidates"][0];
-    assert_eq!(cand["task"], 3);
+    assert_eq!(cand["id"], 3);
     assert_eq!(cand["score"], -3);
     for (k, f) in TASK_FEATURES.iter().enumerate() {
         assert_eq!(
@@ -427,10 +483,10 @@ fn jsonl_lines_parse_and_carry_named_fields() {
         (spawn["name"].as_str(), spawn["class"].as_str()),
         (Some("gamma"), Some("batch"))
     );
-    assert_eq!(
-        lines.last().map(|v| v["records"].clone()),
-        Some(Value::from(LOST))
-    );
+    let n = lines.len();
+    assert_eq!(lines[n - 2]["records"], Value::from(LOST));
+    assert_eq!(lines[n - 1]["kind"], "end");
+    assert_eq!(lines[n - 1]["tick"], END_TICK);
 }
 
 #[test]
@@ -577,4 +633,278 @@ fn help_documents_the_exit_status() {
         "{text}"
     );
     assert!(text.contains("summary") && text.contains("export") && text.contains("perfetto"));
+}
+
+/// Writes `records` through the kernel's ring as `dir/name`, closed with an end record at
+/// `end` when given.
+fn write_records(dir: &Path, name: &str, records: &[Record<'_>], end: Option<u64>) -> PathBuf {
+    let mut ring = TraceRing::<8192>::new();
+    for r in records {
+        ring.push(r).expect("the ring holds the records");
+    }
+    if let Some(tick) = end {
+        ring.close(tick).expect("room for the end record");
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, drain_all(&mut ring).0).expect("write trace");
+    path
+}
+
+#[test]
+fn a_trace_cut_exactly_at_a_chunk_boundary_has_no_end_marker() {
+    let (dir, path, starts) = trace_file();
+    let bytes = std::fs::read(&path).expect("read");
+    let last = *starts.last().unwrap();
+    let cut_path = dir.path().join("cut.bin");
+    // Whole chunks only: no damage to report, and yet the trace is not complete.
+    std::fs::write(&cut_path, &bytes[..last]).expect("write");
+    let out = augur_trace(&["summary", arg(&cut_path)]);
+    let s = ok_stdout(&out);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        s.contains(
+            "end: no end marker: the trace was cut (or the kernel stopped before the end of \
+             its job)"
+        ),
+        "{s}"
+    );
+    assert!(s.contains("damage\n  none"), "{s}");
+    let full = ok_stdout(&augur_trace(&["summary", arg(&path)]));
+    assert!(full.contains("end: complete ("), "{full}");
+}
+
+#[test]
+fn a_version_1_trace_is_read_and_said_to_have_no_end_marker() {
+    // The version-1 layouts (FORMAT.md of version 1): telemetry tick 5, schema 2, 12 fields;
+    // a decision at tick 5 choosing task 7 (policy 4 learned, fallback reason 3 budget) with
+    // one candidate; task 7's exit at tick 6.
+    let mut payload = vec![1u8, 60, 0];
+    payload.extend_from_slice(&5u64.to_le_bytes());
+    payload.extend_from_slice(&SCHEMA_VERSION.to_le_bytes());
+    payload.extend_from_slice(&12u16.to_le_bytes());
+    (0..12i32).for_each(|f| payload.extend_from_slice(&f.to_le_bytes()));
+    payload.extend_from_slice(&[2, 42, 0]);
+    payload.extend_from_slice(&5u64.to_le_bytes());
+    payload.extend_from_slice(&7u32.to_le_bytes());
+    payload.extend_from_slice(&[LEARNED, 1, BUDGET, 8, 1, 0]);
+    payload.extend_from_slice(&7u32.to_le_bytes());
+    (0..8i16).for_each(|f| payload.extend_from_slice(&f.to_le_bytes()));
+    payload.extend_from_slice(&(-1i32).to_le_bytes());
+    payload.extend_from_slice(&[7, 16, 0]);
+    payload.extend_from_slice(&6u64.to_le_bytes());
+    payload.extend_from_slice(&7u32.to_le_bytes());
+    payload.extend_from_slice(&0i32.to_le_bytes());
+    let mut out = vec![0u8; 512];
+    let n = augur_kernel::trace::write_chunk_version(0, 1, &payload, &mut out).expect("chunk");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v1.bin");
+    std::fs::write(&path, &out[..n]).expect("write");
+    let out = augur_trace(&["summary", arg(&path)]);
+    let s = ok_stdout(&out);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(s.contains("3 records, format version 1)"), "{s}");
+    assert!(
+        s.contains("end: no end marker (format version 1 traces have none)"),
+        "{s}"
+    );
+    assert_eq!(row(&s, "sched/learned"), ["sched/learned", "1"]);
+    assert_eq!(row(&s, "sched/budget"), ["sched/budget", "1"]);
+    let text = ok_stdout(&augur_trace(&["export", arg(&path), "--format", "jsonl"]));
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).expect("JSON");
+    assert_eq!(first["sections"]["sched"]["fields"][FIELDS[3].name], 3);
+}
+
+#[test]
+fn other_heads_and_unknown_kinds_are_shown_not_damage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blk = Record::Decision {
+        tick: 2,
+        head: head::BLK_EVICT,
+        chosen: 1 << 40,
+        policy: 0,
+        fallback: Some(BUDGET),
+        candidates: Candidates::columns(3, &[1 << 40, 5], &[1, 2, 3, 4, 5, 6], &[10, 20]),
+    };
+    let records = [
+        Record::Unknown {
+            kind: 200,
+            body: &[1, 2, 3],
+        },
+        blk,
+        Record::Unknown {
+            kind: 200,
+            body: &[],
+        },
+        Record::Unknown {
+            kind: 77,
+            body: &[9; 40],
+        },
+        Record::TaskWake { tick: 3, task: 1 },
+    ];
+    let path = write_records(dir.path(), "heads.bin", &records, Some(4));
+    let out = augur_trace(&["summary", arg(&path)]);
+    let s = ok_stdout(&out);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(row(&s, "unknown-77"), ["unknown-77", "1"]);
+    assert_eq!(row(&s, "unknown-200"), ["unknown-200", "2"]);
+    assert_eq!(row(&s, "blk-evict"), ["blk-evict", "1", "1"]);
+    assert_eq!(row(&s, "blk-evict/code-0"), ["blk-evict/code-0", "1"]);
+    assert_eq!(row(&s, "blk-evict/budget"), ["blk-evict/budget", "1"]);
+    assert!(
+        s.contains("end: complete (5 records written, 5 read"),
+        "{s}"
+    );
+    assert!(s.contains("damage\n  none"), "{s}");
+    // The block decision places no task on the CPU.
+    assert!(s.contains("tasks: 0 spawned, 0 finished, 1 seen"), "{s}");
+
+    let csv_path = dir.path().join("heads.csv");
+    ok_stdout(&augur_trace(&["export", arg(&path), "-o", arg(&csv_path)]));
+    let mut reader = csv::Reader::from_path(&csv_path).expect("CSV");
+    let header = reader.headers().expect("header").clone();
+    let col = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    let kinds: Vec<&str> = rows.iter().map(|r| &r[col("kind")]).collect();
+    assert_eq!(
+        kinds,
+        [
+            "unknown-200",
+            "decision",
+            "decision",
+            "unknown-200",
+            "unknown-77",
+            "task-wake",
+            "end"
+        ]
+    );
+    let second = &rows[2];
+    assert_eq!(
+        (
+            &second[col("head")],
+            &second[col("candidate")],
+            &second[col("task")]
+        ),
+        ("blk-evict", "5", "")
+    );
+    assert_eq!(
+        (
+            &second[col("feature_0")],
+            &second[col("feature_2")],
+            &second[col("feature_3")]
+        ),
+        ("4", "6", "")
+    );
+    assert_eq!(&second[col(TASK_FEATURES[0].name)], "");
+    assert_eq!(
+        &rows[1][col("candidate")],
+        (1u64 << 40).to_string().as_str()
+    );
+}
+
+#[test]
+fn crafted_extreme_values_saturate_instead_of_wrapping() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records = [
+        Record::TaskSpawn {
+            tick: 0,
+            task: 1,
+            class: 0,
+            name: "forever",
+        },
+        Record::Decision {
+            tick: 0,
+            head: head::SCHED,
+            chosen: 1,
+            policy: LEARNED,
+            fallback: None,
+            candidates: Candidates::none(8),
+        },
+        Record::TaskExit {
+            tick: u64::MAX,
+            task: 1,
+            status: 0,
+        },
+        Record::Dropped { records: u64::MAX },
+        Record::Dropped { records: u64::MAX },
+        Record::Dropped { records: u64::MAX },
+        Record::Dropped { records: 6 },
+    ];
+    let path = write_records(dir.path(), "extreme.bin", &records, None);
+    let s = ok_stdout(&augur_trace(&["summary", arg(&path)]));
+    let max = u64::MAX.to_string();
+    assert!(s.contains(&format!("ticks: 0..={max} ({max} ticks")), "{s}");
+    assert!(
+        s.contains(&format!("dropped records: {max} or more")),
+        "{s}"
+    );
+    let all = row(&s, "all");
+    // Turnaround u64::MAX ticks (mean in hundredths saturates), CPU u64::MAX.
+    assert_eq!(all[4], max, "{all:?}");
+    assert_eq!(all[12], max, "{all:?}");
+}
+
+#[test]
+fn output_onto_its_own_input_is_refused() {
+    let (dir, path, _) = trace_file();
+    let before = std::fs::read(&path).expect("read");
+    let link = dir.path().join("hard-link.bin");
+    std::fs::hard_link(&path, &link).expect("hard link");
+    let dotted = dir.path().join(".").join("trace.bin");
+    for output in [path.clone(), dotted, link] {
+        for args in [
+            vec!["perfetto", arg(&path), "-o", arg(&output)],
+            vec!["export", arg(&path), "--format", "csv", "-o", arg(&output)],
+        ] {
+            let out = augur_trace(&args);
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains("is the input trace") && stderr.contains("another -o path"),
+                "{stderr}"
+            );
+            assert_eq!(std::fs::read(&path).expect("read"), before, "{args:?}");
+        }
+    }
+}
+
+#[test]
+fn export_to_a_closed_pipe_exits_0_like_summary() {
+    // Big enough that the CSV writer's own buffer fills and writes mid-export (a small
+    // export only writes at its final flush, which was always mapped right).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wakes: Vec<Record<'_>> = (0..400)
+        .map(|t| Record::TaskWake { tick: t, task: 1 })
+        .collect();
+    let path = write_records(dir.path(), "big.bin", &wakes, Some(400));
+    for args in [
+        vec!["export", arg(&path), "--format", "csv"],
+        vec!["export", arg(&path), "--format", "jsonl"],
+        vec!["summary", arg(&path)],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_augur"))
+            .arg("trace")
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run augur");
+        // `| head -0`: the reader is gone before the first write.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("Broken pipe"), "{stderr}");
+    }
 }

@@ -69,8 +69,12 @@ fn learned_policy_decides_every_tick_with_guards_and_reports_its_cost() {
             .unwrap_or_else(|e| panic!("trace damaged: {e}"))
             .record
         {
-            Record::Telemetry { schema, fields, .. } => {
-                assert_eq!((schema, fields.len()), (SCHEMA_VERSION, TELEMETRY_FIELDS));
+            Record::Telemetry { sections, .. } => {
+                let sched = sections.get(augur_kernel::trace::section::SCHED).unwrap();
+                assert_eq!(
+                    (sched.version, sched.fields.len()),
+                    (SCHEMA_VERSION, TELEMETRY_FIELDS)
+                );
                 telemetry += 1;
             }
             Record::Decision {
@@ -81,7 +85,7 @@ fn learned_policy_decides_every_tick_with_guards_and_reports_its_cost() {
                 ..
             } => {
                 assert_eq!(SchedPolicy::from_code(policy), Some(SchedPolicy::Learned));
-                assert!(candidates.iter().any(|c| c.task == chosen));
+                assert!(candidates.iter().any(|c| c.id == chosen));
                 let distinct = candidates.iter().any(|c| {
                     candidates
                         .get(0)

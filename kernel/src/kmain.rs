@@ -226,7 +226,7 @@ pub fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
             x86_64::instructions::hlt();
         },
     };
-    crate::task::trace_channel::flush();
+    crate::task::trace_channel::finish();
     power::exit(if ok {
         ExitCode::Success
     } else {

@@ -15,8 +15,8 @@
 use crate::learn::{Inference, Pipeline};
 use crate::sched::core::{Core, TraceSink};
 use crate::sched::{TaskId, Tick};
-use crate::telemetry::SCHEMA_VERSION;
-use crate::trace::{Items, Record};
+use crate::telemetry::SECTIONS;
+use crate::trace::{self, Items, Record};
 
 /// Runs the pipeline for tick `t`; returns the task to run from now on. `clock` reads the
 /// cycle counter the inference budget is measured in.
@@ -29,10 +29,14 @@ pub fn run<I: Inference, S: TraceSink>(
     let start = sched.begin_tick(t);
     let telemetry = sched.telemetry(t, &start);
     pipeline.push_tick(&telemetry);
+    let sections = SECTIONS.map(|s| trace::Section {
+        code: s.code,
+        version: u16::try_from(s.version).unwrap_or(u16::MAX),
+        fields: Items::from_slice(telemetry.section(&s)),
+    });
     sched.record(&Record::Telemetry {
         tick: t,
-        schema: SCHEMA_VERSION,
-        fields: Items::from_slice(&telemetry.0),
+        sections: trace::Sections::from_slice(&sections),
     });
     sched.finish_tick(t, &start, pipeline, clock)
 }

@@ -5,7 +5,8 @@
 //! its spawn record through `thread_name` metadata (`"M"`); a complete event (`"X"`, named
 //! `run`) for each running interval of the [`timeline`](super::timeline); thread-scoped
 //! instants (`"i"`) for spawn, first run, block, wake and exit; process-scoped instants for
-//! fallback decisions; counters (`"C"`, event `telemetry`) for [`COUNTER_FIELDS`], emitted
+//! fallback decisions of every head (`fallback: REASON` for the scheduler, `HEAD fallback:
+//! REASON` for the others) and for the end record; counters (`"C"`, event `telemetry`) for [`COUNTER_FIELDS`], emitted
 //! when their value changes. Times are microseconds: `tick × 10⁶ / hz`.
 //!
 //! # Resources
@@ -161,15 +162,30 @@ fn instant(record: &Record<'_>, ts: f64) -> Option<Event> {
             json!({"status": status}),
         )),
         Record::Decision {
+            head,
             chosen,
             policy,
             fallback: Some(code),
             ..
+        } => {
+            let prefix = match head {
+                augur_kernel::trace::head::SCHED => String::new(),
+                h => format!("{} ", names::head(h)),
+            };
+            Some(Event::instant(
+                format!("{prefix}fallback: {}", names::fallback(code)),
+                None,
+                ts,
+                json!({"chosen": chosen, "policy": names::policy(head, policy)}),
+            ))
+        }
+        Record::End {
+            records, dropped, ..
         } => Some(Event::instant(
-            format!("fallback: {}", names::fallback(code)),
+            "end",
             None,
             ts,
-            json!({"chosen": chosen, "policy": names::policy(policy)}),
+            json!({"records": records, "dropped": dropped}),
         )),
         _ => None,
     }
@@ -185,12 +201,16 @@ impl Counters {
     /// Counter events for the fields of `record` (a telemetry record of this tool's schema)
     /// that changed since the last one.
     fn update(&mut self, record: &Record<'_>, ts: f64) -> Vec<Event> {
-        let Record::Telemetry { schema, fields, .. } = *record else {
+        let Record::Telemetry { sections, .. } = *record else {
             return Vec::new();
         };
-        if !names::telemetry_is_known(schema, fields.len()) {
+        let Some(sched) = sections
+            .get(augur_kernel::trace::section::SCHED)
+            .filter(|s| names::telemetry_is_known(s.code, s.version, s.fields.len()))
+        else {
             return Vec::new();
-        }
+        };
+        let fields = sched.fields;
         let mut events = Vec::new();
         for (name, last) in COUNTER_FIELDS.iter().zip(&mut self.last) {
             let value = FIELDS
@@ -212,17 +232,21 @@ impl Counters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use augur_kernel::trace::Items;
+    use augur_kernel::trace::{Items, Section, Sections, section};
 
     #[test]
     fn counters_are_emitted_on_change_only() {
         let mut fields = [0i32; FIELDS.len()];
         let mut counters = Counters::default();
         let mut at = |fields: &[i32]| {
+            let sections = [Section {
+                code: section::SCHED,
+                version: augur_kernel::telemetry::SCHEMA_VERSION,
+                fields: Items::from_slice(fields),
+            }];
             let r = Record::Telemetry {
                 tick: 0,
-                schema: augur_kernel::telemetry::SCHEMA_VERSION,
-                fields: Items::from_slice(fields),
+                sections: Sections::from_slice(&sections),
             };
             counters.update(&r, 0.0).len()
         };

@@ -1,17 +1,19 @@
 //! `augur trace summary`: what a trace holds, as plain aligned text tables.
 //!
-//! Sections: the file and ticks covered, records by kind, scheduling metrics per task class
-//! and overall (turnaround, response and wait in ticks: mean, p50, p99 with nearest-rank
-//! percentiles, the kernel's own `workload::metrics::Spread`, so the numbers match the
-//! kernel's `metrics:` line), decisions by policy, fallbacks by reason, dropped records and
-//! damage. Every table starts with a header row; the first column is left-aligned, the rest
+//! Sections: the file, its format version and ticks covered, whether the trace is complete
+//! (its end record), records by kind (kinds this tool does not know are counted as
+//! `unknown-N`: stepped over, not damage), scheduling metrics per task class and overall
+//! (turnaround, response and wait in ticks: mean, p50, p99 with nearest-rank percentiles, the
+//! kernel's own `workload::metrics::Spread`, so the numbers match the kernel's `metrics:`
+//! line), decisions by head, by head and policy, fallbacks by head and reason, dropped records
+//! and damage. Every count and sum of decoded values saturates, so a crafted trace cannot make
+//! one wrap. Every table starts with a header row; the first column is left-aligned, the rest
 //! right-aligned, so `split_whitespace` reads a row back.
 
 use super::Trace;
 use super::names;
 use super::timeline::{Task, Timeline};
 use augur_kernel::trace::Record;
-use augur_kernel::trace::record::kind_name;
 use augur_kernel::workload::metrics::{Spread, TaskOutcome};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -24,6 +26,7 @@ const US_PER_S: f64 = 1e6;
 pub fn write(out: &mut dyn Write, file: &Path, trace: &Trace<'_>, hz: u32) -> io::Result<()> {
     let timeline = Timeline::build(&trace.entries);
     write_header(out, file, trace, &timeline, hz)?;
+    write_completeness(out, trace)?;
     section(out, "records by kind", &["kind", "count"], kind_rows(trace))?;
     section(
         out,
@@ -31,16 +34,22 @@ pub fn write(out: &mut dyn Write, file: &Path, trace: &Trace<'_>, hz: u32) -> io
         &METRIC_HEADER,
         metric_rows(&timeline),
     )?;
-    let (policies, fallbacks) = decision_rows(trace);
+    let (heads, policies, fallbacks) = decision_rows(trace);
     section(
         out,
-        "decisions by policy",
+        "decisions by head",
+        &["head", "decisions", "fallbacks"],
+        heads,
+    )?;
+    section(
+        out,
+        "decisions by policy (head/policy)",
         &["policy", "decisions"],
         policies,
     )?;
     section(
         out,
-        "fallbacks by reason",
+        "fallbacks by reason (head/reason)",
         &["reason", "decisions"],
         fallbacks,
     )?;
@@ -57,14 +66,15 @@ fn write_header(
 ) -> io::Result<()> {
     writeln!(
         out,
-        "trace: {} ({} bytes, {} records)",
+        "trace: {} ({} bytes, {} records, format version {})",
         file.display(),
         trace.bytes,
-        trace.entries.len()
+        trace.entries.len(),
+        versions(trace)
     )?;
     match timeline.ticks {
         Some((first, last)) => {
-            let n = last - first + 1;
+            let n = timeline.tick_count();
             let ms = n as f64 * US_PER_S / f64::from(hz) / 1e3;
             writeln!(
                 out,
@@ -84,6 +94,60 @@ fn write_header(
         "tasks: {spawned} spawned, {finished} finished, {} seen",
         timeline.tasks.len()
     )
+}
+
+/// The format versions of the trace's chunks, e.g. `2` or `1 and 2`.
+fn versions(trace: &Trace<'_>) -> String {
+    let mut seen: Vec<u16> = trace.entries.iter().map(|e| e.version).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    let seen: Vec<String> = seen.iter().map(u16::to_string).collect();
+    seen.join(" and ")
+}
+
+/// Message for a version-2 trace without an end record.
+pub const NO_END_MARKER: &str =
+    "no end marker: the trace was cut (or the kernel stopped before the end of its job)";
+
+/// Whether the trace ends with its end record, and whether the records it announces arrived.
+fn write_completeness(out: &mut dyn Write, trace: &Trace<'_>) -> io::Result<()> {
+    let end = trace.entries.iter().rev().find_map(|e| match e.record {
+        Record::End {
+            records, dropped, ..
+        } => Some((records, dropped)),
+        _ => None,
+    });
+    let old = trace.entries.iter().all(|e| e.version < 2);
+    let Some((written, dropped)) = end else {
+        if old {
+            return writeln!(
+                out,
+                "end: no end marker (format version 1 traces have none):                  cannot tell whether the trace is complete"
+            );
+        }
+        return writeln!(out, "end: {NO_END_MARKER}");
+    };
+    // Records the kernel counts as written: all but drop markers and the end record itself.
+    let read = trace
+        .entries
+        .iter()
+        .filter(|e| !matches!(e.record, Record::Dropped { .. } | Record::End { .. }))
+        .count() as u64;
+    let last_is_end = matches!(
+        trace.entries.last().map(|e| e.record),
+        Some(Record::End { .. })
+    );
+    write!(
+        out,
+        "end: complete ({written} records written, {read} read, {dropped} dropped by the kernel)"
+    )?;
+    if read < written {
+        write!(out, "; {} records are missing", written - read)?;
+    }
+    if !last_is_end {
+        write!(out, "; records follow the end marker")?;
+    }
+    writeln!(out)
 }
 
 /// A titled table followed by a blank line; "(none)" instead of an empty table.
@@ -131,9 +195,25 @@ fn kind_rows(trace: &Trace<'_>) -> Vec<Vec<String>> {
     for entry in &trace.entries {
         *counts.entry(entry.record.kind()).or_default() += 1;
     }
+    // A version-1 trace's kind 9 is unknown there, but `names::kind` would call it `end`.
+    let unknown: std::collections::BTreeSet<u8> = trace
+        .entries
+        .iter()
+        .filter_map(|e| match e.record {
+            Record::Unknown { kind, .. } => Some(kind),
+            _ => None,
+        })
+        .collect();
     counts
         .into_iter()
-        .map(|(kind, n)| vec![kind_name(kind).to_string(), n.to_string()])
+        .map(|(kind, n)| {
+            let name = if unknown.contains(&kind) {
+                format!("unknown-{kind}")
+            } else {
+                names::kind(kind)
+            };
+            vec![name, n.to_string()]
+        })
         .collect()
 }
 
@@ -193,7 +273,10 @@ fn metric_row(name: String, tasks: &[&Task]) -> Vec<String> {
     spread_cells(&mut row, &pick(|o| o.turnaround));
     spread_cells(&mut row, &responses);
     spread_cells(&mut row, &pick(|o| o.wait));
-    row.push(tasks.iter().map(|t| t.cpu_ticks).sum::<u64>().to_string());
+    let cpu = tasks
+        .iter()
+        .fold(0u64, |sum, t| sum.saturating_add(t.cpu_ticks));
+    row.push(cpu.to_string());
     row
 }
 
@@ -211,23 +294,43 @@ fn spread_cells(row: &mut Vec<String>, values: &[u64]) {
     ]);
 }
 
-/// Decisions by policy name and fallbacks by reason name.
-fn decision_rows(trace: &Trace<'_>) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+/// Rows of a decision table.
+type Rows = Vec<Vec<String>>;
+
+/// Decisions and fallbacks per head (in head-code order), decisions per `head/policy` and
+/// fallbacks per `head/reason`.
+fn decision_rows(trace: &Trace<'_>) -> (Rows, Rows, Rows) {
+    let mut heads: BTreeMap<u8, (u64, u64)> = BTreeMap::new();
     let mut policies: BTreeMap<String, u64> = BTreeMap::new();
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
     for entry in &trace.entries {
         if let Record::Decision {
-            policy, fallback, ..
+            head,
+            policy,
+            fallback,
+            ..
         } = entry.record
         {
-            *policies.entry(names::policy(policy)).or_default() += 1;
+            let h = names::head(head);
+            let counts = heads.entry(head).or_default();
+            counts.0 += 1;
+            *policies
+                .entry(format!("{h}/{}", names::policy(head, policy)))
+                .or_default() += 1;
             if let Some(code) = fallback {
-                *reasons.entry(names::fallback(code)).or_default() += 1;
+                counts.1 += 1;
+                *reasons
+                    .entry(format!("{h}/{}", names::fallback(code)))
+                    .or_default() += 1;
             }
         }
     }
+    let heads = heads
+        .into_iter()
+        .map(|(h, (d, f))| vec![names::head(h), d.to_string(), f.to_string()])
+        .collect();
     let rows = |m: BTreeMap<String, u64>| m.into_iter().map(|(k, n)| vec![k, n.to_string()]);
-    (rows(policies).collect(), rows(reasons).collect())
+    (heads, rows(policies).collect(), rows(reasons).collect())
 }
 
 /// Dropped records and the damaged places.
@@ -236,9 +339,13 @@ fn write_losses(out: &mut dyn Write, trace: &Trace<'_>) -> io::Result<()> {
     for entry in &trace.entries {
         if let Record::Dropped { records } = entry.record {
             markers += 1;
-            lost += records;
+            lost = lost.saturating_add(records);
         }
     }
+    let lost = match lost {
+        u64::MAX => format!("{lost} or more (the markers' sum saturates)"),
+        n => n.to_string(),
+    };
     writeln!(
         out,
         "\ndropped records: {lost} (in {markers} marker(s); metrics around them are approximate)"

@@ -2,6 +2,8 @@
 //! blocked time, exit), reconstructed once for the summary and the Perfetto view.
 //!
 //! # Rules (the kernel's tracing contract)
+//! - Only decisions of the `sched` head place tasks on the CPU; other heads' decisions (block
+//!   cache, page allocator) and candidate ids that are no task id (over `u32`) are ignored here.
 //! - A decision at tick `t` choosing task `c` means `c` runs from tick `t` on, until a later
 //!   decision chooses another task, or `c` blocks or exits (then the CPU idles until the next
 //!   decision). Several decisions may share a tick (mid-tick, after a block or exit); the last
@@ -12,10 +14,11 @@
 //!
 //! Per task (OSTEP ch. 7): turnaround = exit − arrival, response = first run − arrival,
 //! wait = turnaround − CPU ticks − blocked ticks (saturating: a trace with lost records can
-//! be inconsistent). Lost records (a `dropped` marker) make these approximate; the summary
+//! be inconsistent). Every sum and range is saturating: a crafted or corrupt trace (an exit at
+//! tick `u64::MAX`) gives large numbers, never wrapped ones. Lost records (a `dropped` marker) make these approximate; the summary
 //! says how many were lost.
 
-use augur_kernel::trace::{Entry, Record};
+use augur_kernel::trace::{Entry, Record, head};
 use augur_kernel::workload::metrics::TaskOutcome;
 use std::collections::BTreeMap;
 
@@ -62,7 +65,7 @@ impl Task {
         Some(TaskOutcome {
             turnaround,
             response: self.response().unwrap_or(0),
-            wait: turnaround.saturating_sub(self.cpu_ticks + self.blocked_ticks),
+            wait: turnaround.saturating_sub(self.cpu_ticks.saturating_add(self.blocked_ticks)),
         })
     }
 
@@ -96,9 +99,15 @@ impl Timeline {
         timeline
     }
 
-    /// The tick after the last one, or 0 for a trace without ticks.
+    /// The tick after the last one (saturating at `u64::MAX`), or 0 for a trace without ticks.
     pub fn end(&self) -> u64 {
-        self.ticks.map_or(0, |(_, last)| last + 1)
+        self.ticks.map_or(0, |(_, last)| last.saturating_add(1))
+    }
+
+    /// How many ticks the trace covers, first to last inclusive (saturating).
+    pub fn tick_count(&self) -> u64 {
+        self.ticks
+            .map_or(0, |(first, last)| (last - first).saturating_add(1))
     }
 
     /// Applies one record.
@@ -109,7 +118,16 @@ impl Timeline {
             *last = (*last).max(tick);
         }
         match *record {
-            Record::Decision { tick, chosen, .. } => self.decide(tick, chosen),
+            Record::Decision {
+                tick,
+                head: head::SCHED,
+                chosen,
+                ..
+            } => {
+                if let Ok(chosen) = u32::try_from(chosen) {
+                    self.decide(tick, chosen);
+                }
+            }
             Record::TaskSpawn {
                 tick,
                 task,
@@ -129,7 +147,11 @@ impl Timeline {
                 self.stop(tick, task);
                 self.task(task).exit = Some((tick, status));
             }
-            Record::Telemetry { .. } | Record::Dropped { .. } => {}
+            Record::Decision { .. }
+            | Record::Telemetry { .. }
+            | Record::Dropped { .. }
+            | Record::End { .. }
+            | Record::Unknown { .. } => {}
         }
     }
 
@@ -164,7 +186,7 @@ impl Timeline {
     fn end_block(&mut self, tick: u64, task: u32) {
         let t = self.task(task);
         if let Some(since) = t.blocked_since.take() {
-            t.blocked_ticks += tick.saturating_sub(since);
+            t.blocked_ticks = t.blocked_ticks.saturating_add(tick.saturating_sub(since));
         }
     }
 
@@ -180,7 +202,8 @@ impl Timeline {
     fn close(&mut self, task: u32, start: u64, end: u64) {
         if end > start {
             self.runs.push(Run { task, start, end });
-            self.task(task).cpu_ticks += end - start;
+            let t = self.task(task);
+            t.cpu_ticks = t.cpu_ticks.saturating_add(end - start);
         }
     }
 
@@ -192,7 +215,7 @@ impl Timeline {
         }
         for t in self.tasks.values_mut() {
             if let Some(since) = t.blocked_since.take() {
-                t.blocked_ticks += end.saturating_sub(since);
+                t.blocked_ticks = t.blocked_ticks.saturating_add(end.saturating_sub(since));
             }
         }
     }
@@ -201,15 +224,16 @@ impl Timeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use augur_kernel::trace::Items;
+    use augur_kernel::trace::{Candidates, Sections};
 
     fn decision(tick: u64, chosen: u32) -> Record<'static> {
         Record::Decision {
             tick,
-            chosen,
+            head: head::SCHED,
+            chosen: u64::from(chosen),
             policy: 0,
             fallback: None,
-            candidates: Items::from_slice(&[]),
+            candidates: Candidates::none(8),
         }
     }
 
@@ -268,8 +292,7 @@ mod tests {
             Record::TaskBlock { tick: 4, task: 9 },
             Record::Telemetry {
                 tick: 9,
-                schema: 1,
-                fields: Items::from_slice(&[]),
+                sections: Sections::from_slice(&[]),
             },
         ]);
         assert_eq!(
@@ -282,5 +305,46 @@ mod tests {
         );
         assert_eq!(t.tasks[&9].blocked_ticks, 6);
         assert_eq!(t.tasks[&7].outcome(), None);
+    }
+
+    #[test]
+    fn other_heads_do_not_run_tasks_and_extreme_ticks_saturate() {
+        let blk = Record::Decision {
+            tick: 2,
+            head: head::BLK_EVICT,
+            chosen: 5,
+            policy: 0,
+            fallback: None,
+            candidates: Candidates::none(3),
+        };
+        let t = replay(&[
+            decision(0, 1),
+            blk,
+            Record::TaskSpawn {
+                tick: 0,
+                task: 2,
+                class: 0,
+                name: "late",
+            },
+            Record::TaskExit {
+                tick: u64::MAX,
+                task: 2,
+                status: 0,
+            },
+        ]);
+        // Block 5 never ran; task 1 runs to the end of the trace, which saturates.
+        assert!(!t.tasks.contains_key(&5));
+        assert_eq!(t.end(), u64::MAX);
+        assert_eq!(t.tick_count(), u64::MAX);
+        assert_eq!(
+            t.runs,
+            [Run {
+                task: 1,
+                start: 0,
+                end: u64::MAX
+            }]
+        );
+        let o = t.tasks[&2].outcome().unwrap();
+        assert_eq!((o.turnaround, o.wait), (u64::MAX, u64::MAX));
     }
 }

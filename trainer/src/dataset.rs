@@ -32,7 +32,7 @@ use augur_kernel::telemetry::{
     CANDIDATE_FEATURES, MODEL_INPUT_LEN, SCHEMA_VERSION, TELEMETRY_FIELDS, TaskFeatures, Telemetry,
     WINDOW_TICKS,
 };
-use augur_kernel::trace::{Record, TraceReader};
+use augur_kernel::trace::{Record, TraceReader, head, section};
 
 /// Index of the `cpu_total` task feature (raw CPU ticks since spawn).
 pub const CPU_TOTAL_FEATURE: usize = augur_kernel::telemetry::feature::CPU_TOTAL;
@@ -140,7 +140,8 @@ pub struct TraceData {
     pub examples: Vec<DecisionExample>,
     /// Tasks seen from spawn to exit: class code and total work (CPU ticks, the exit status).
     pub finished: Vec<(u8, i64)>,
-    /// Telemetry records of another schema (skipped).
+    /// Telemetry records (their `sched` section) and `sched` decisions of another schema or
+    /// width (skipped).
     pub other_schema: usize,
     /// Records the kernel reported dropped.
     pub dropped: u64,
@@ -227,15 +228,15 @@ pub fn decode_trace(path: &Path, bytes: &[u8]) -> TraceData {
             }
         };
         match entry.record {
-            Record::Telemetry {
-                tick,
-                schema,
-                fields,
-            } => {
-                if schema != SCHEMA_VERSION || fields.len() != TELEMETRY_FIELDS {
+            Record::Telemetry { tick, sections } => {
+                let Some(sched) = sections
+                    .get(section::SCHED)
+                    .filter(|s| s.version == SCHEMA_VERSION && s.fields.len() == TELEMETRY_FIELDS)
+                else {
                     data.other_schema += 1;
                     continue;
-                }
+                };
+                let fields = sched.fields;
                 let mut t = Telemetry::default();
                 for (slot, v) in t.0.iter_mut().zip(fields.iter()) {
                     *slot = v;
@@ -246,10 +247,21 @@ pub fn decode_trace(path: &Path, bytes: &[u8]) -> TraceData {
                 data.tick_numbers.push(tick);
             }
             Record::Decision {
-                chosen, candidates, ..
+                head: head::SCHED,
+                chosen,
+                candidates,
+                ..
             } => {
+                // Task ids are u32 in the kernel; features are the scheduler's fixed width.
+                let candidates: Option<Vec<_>> = candidates
+                    .iter()
+                    .map(|c| Some((u32::try_from(c.id).ok()?, c.features.to_array()?)))
+                    .collect();
+                let (Some(candidates), Ok(chosen)) = (candidates, u32::try_from(chosen)) else {
+                    data.other_schema += 1;
+                    continue;
+                };
                 data.decisions += 1;
-                let candidates: Vec<_> = candidates.iter().map(|c| (c.task, c.features)).collect();
                 for (task, f) in &candidates {
                     let cpu = seen_cpu.entry(*task).or_insert(0);
                     *cpu = (*cpu).max(i64::from(f[CPU_TOTAL_FEATURE]));

@@ -17,9 +17,11 @@
 use std::collections::VecDeque;
 
 use augur_kernel::sched::{TaskClass, TaskId, TaskState, TaskView, Tick};
+use augur_kernel::telemetry::CANDIDATE_FEATURES;
 use augur_kernel::telemetry::{SCHEMA_VERSION, TaskFeatures, Telemetry, TickEvents};
 use augur_kernel::trace::{
-    CHUNK_HEADER_BYTES, Candidate, Items, MAX_CHUNK_PAYLOAD, Record, TraceRing,
+    CHUNK_HEADER_BYTES, Candidates, Items, MAX_CHUNK_PAYLOAD, Record, Section, Sections, TraceRing,
+    head, section,
 };
 use augur_kernel::workload::{Job, Mix, SplitMix64, generate};
 
@@ -150,10 +152,14 @@ pub fn synth_trace_of(jobs: &[Job], cfg: &SynthConfig) -> Vec<u8> {
             &events,
         );
         events = TickEvents::default();
+        let sections = [Section {
+            code: section::SCHED,
+            version: SCHEMA_VERSION,
+            fields: Items::from_slice(&telemetry.0),
+        }];
         sim.record(&Record::Telemetry {
             tick: t,
-            schema: SCHEMA_VERSION,
-            fields: Items::from_slice(&telemetry.0),
+            sections: Sections::from_slice(&sections),
         });
         let force = cur.is_none() || slice >= QUANTUM_TICKS;
         decide(
@@ -238,25 +244,26 @@ fn decide(
         // Round robin: the longest-queued task, or the running one when it is alone.
         queue.front().copied().unwrap_or(cands[0])
     };
-    let rows: Vec<Candidate> = cands
+    let shown = &cands[..cands.len().min(augur_kernel::trace::MAX_CANDIDATES)];
+    let ids: Vec<u64> = shown
         .iter()
-        .take(augur_kernel::trace::MAX_CANDIDATES)
+        .map(|&i| u64::from(tasks[i].view.id.0))
+        .collect();
+    let features: Vec<[i16; CANDIDATE_FEATURES]> = shown
+        .iter()
         .map(|&i| {
             let v = &tasks[i].view;
-            Candidate {
-                task: v.id.0,
-                features: TaskFeatures::of(v, t, Some(i) == *cur && v.state == TaskState::Running)
-                    .0,
-                score: 0,
-            }
+            TaskFeatures::of(v, t, Some(i) == *cur && v.state == TaskState::Running).0
         })
         .collect();
+    let scores = vec![0; shown.len()];
     sim.record(&Record::Decision {
         tick: t,
-        chosen: tasks[pick].view.id.0,
+        head: head::SCHED,
+        chosen: u64::from(tasks[pick].view.id.0),
         policy: SYNTH_POLICY_CODE,
         fallback: None,
-        candidates: Items::from_slice(&rows),
+        candidates: Candidates::columns(CANDIDATE_FEATURES, &ids, features.as_flattened(), &scores),
     });
     if Some(pick) != *cur {
         if let Some(c) = *cur {

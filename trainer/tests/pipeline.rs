@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use augur_kernel::sched::TaskClass;
 use augur_kernel::telemetry::{SCHEMA_VERSION, TELEMETRY_FIELDS, WINDOW_TICKS};
 use augur_kernel::trace::{
-    CHUNK_HEADER_BYTES, Candidate, Items, MAX_CHUNK_PAYLOAD, Record, TraceRing,
+    CHUNK_HEADER_BYTES, Candidates, Items, MAX_CHUNK_PAYLOAD, Record, Section, Sections, TraceRing,
+    head, section,
 };
 use augur_kernel::workload::{Io, Job, Mix, SplitMix64};
 use augur_trainer::card::card_sha256;
@@ -34,11 +35,35 @@ fn encode(records: &[Record<'_>]) -> Vec<u8> {
 }
 
 fn telemetry(tick: u64, fields: &[i32; TELEMETRY_FIELDS]) -> Record<'_> {
+    let sections = vec![Section {
+        code: section::SCHED,
+        version: SCHEMA_VERSION,
+        fields: Items::from_slice(fields),
+    }];
     Record::Telemetry {
         tick,
-        schema: SCHEMA_VERSION,
-        fields: Items::from_slice(fields),
+        sections: Sections::from_slice(sections.leak()),
     }
+}
+
+/// One scheduling candidate, as the test writes it.
+#[derive(Clone, Copy)]
+struct Candidate {
+    task: u32,
+    features: [i16; 8],
+    score: i32,
+}
+
+/// The decision columns of `c` (leaked: the records borrow them for the whole test).
+fn columns(c: &[Candidate]) -> Candidates<'static> {
+    let ids = c
+        .iter()
+        .map(|c| u64::from(c.task))
+        .collect::<Vec<_>>()
+        .leak();
+    let features = c.iter().map(|c| c.features).collect::<Vec<_>>().leak();
+    let scores = c.iter().map(|c| c.score).collect::<Vec<_>>().leak();
+    Candidates::columns(8, ids, features.as_flattened(), scores)
 }
 
 fn cand(task: u32, cpu_total: i16) -> Candidate {
@@ -76,10 +101,11 @@ fn labels_are_the_srpt_pick_on_a_hand_checked_trace() {
     let d6 = [cand(4, 20), cand(2, 9)]; // task 4 last seen here: >= 0 vs 1, unknown
     let dec = |tick, chosen, c: &'static [Candidate]| Record::Decision {
         tick,
+        head: head::SCHED,
         chosen,
         policy: 1,
         fallback: None,
-        candidates: Items::from_slice(c),
+        candidates: columns(c),
     };
     let d1: &'static [Candidate] = Box::leak(Box::new(d1));
     let d2: &'static [Candidate] = Box::leak(Box::new(d2));

@@ -521,29 +521,32 @@ impl<S: TraceSink> Core<S> {
         scored: bool,
         n: usize,
     ) {
+        const WIDTH: usize = crate::telemetry::CANDIDATE_FEATURES;
         let n = n.min(trace::MAX_CANDIDATES);
         let scores = self.learned.as_ref().map(|l| l.scores(n));
-        let mut rows = [trace::Candidate {
-            task: 0,
-            features: [0; trace::CANDIDATE_FEATURES],
-            score: 0,
-        }; trace::MAX_CANDIDATES];
-        for (i, (row, c)) in rows.iter_mut().zip(&self.candidates[..n]).enumerate() {
-            *row = trace::Candidate {
-                task: c.id.0,
-                features: c.features.0,
-                score: match scores {
-                    Some(sc) if scored => sc[i],
-                    _ => 0,
-                },
+        let mut ids = [0u64; trace::MAX_CANDIDATES];
+        let mut features = [[0i16; WIDTH]; trace::MAX_CANDIDATES];
+        let mut row_scores = [0i32; trace::MAX_CANDIDATES];
+        for (i, c) in self.candidates[..n].iter().enumerate() {
+            ids[i] = u64::from(c.id.0);
+            features[i] = c.features.0;
+            row_scores[i] = match scores {
+                Some(sc) if scored => sc[i],
+                _ => 0,
             };
         }
         self.sink.record(&Record::Decision {
             tick: t,
-            chosen: chosen.unwrap_or(IDLE).0,
+            head: trace::head::SCHED,
+            chosen: u64::from(chosen.unwrap_or(IDLE).0),
             policy: self.policy_code,
             fallback,
-            candidates: trace::Items::from_slice(&rows[..n]),
+            candidates: trace::Candidates::columns(
+                WIDTH,
+                &ids[..n],
+                features[..n].as_flattened(),
+                &row_scores[..n],
+            ),
         });
     }
 

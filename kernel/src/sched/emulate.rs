@@ -31,19 +31,20 @@ pub struct Decided {
     /// The tick.
     pub tick: Tick,
     /// The task that runs from then on.
-    pub chosen: u32,
+    pub chosen: u64,
     /// The fallback reason code, if the shadow decided.
     pub fallback: Option<u8>,
     /// The candidates: (task, features, score).
-    pub candidates: Vec<(u32, [i16; crate::trace::CANDIDATE_FEATURES], i32)>,
+    pub candidates: Vec<(u64, Vec<i16>, i32)>,
 }
 
 impl Decided {
-    /// The decision a decoded trace record describes, if it is one.
+    /// The scheduler decision a decoded trace record describes, if it is one.
     pub fn from_record(record: &Record<'_>) -> Option<Self> {
         match record {
             Record::Decision {
                 tick,
+                head: crate::trace::head::SCHED,
                 chosen,
                 fallback,
                 candidates,
@@ -54,7 +55,7 @@ impl Decided {
                 fallback: *fallback,
                 candidates: candidates
                     .iter()
-                    .map(|c| (c.task, c.features, c.score))
+                    .map(|c| (c.id, c.features.iter().collect(), c.score))
                     .collect(),
             }),
             _ => None,

@@ -1,12 +1,13 @@
 //! The kernel's trace channel: records go into one bounded [`TraceRing`] from any context
 //! (interrupts off, never blocking, drops counted), and [`flush`] drains it as framed chunks
-//! to COM2, which the host runner writes to the `--trace` file.
+//! to COM2, which the host runner writes to the `--trace` file. [`finish`] closes the trace
+//! when the kernel's job ends: the end record, then every chunk out.
 //!
 //! The format is `crate::trace` (spec: `kernel/src/trace/FORMAT.md`); the host decodes it with
 //! the same code.
 
 use crate::arch::x86_64::serial;
-use crate::trace::{MIN_DRAIN_BUFFER, Record, TraceRing};
+use crate::trace::{MIN_DRAIN_BUFFER, PushError, Record, TraceRing};
 use spin::Mutex;
 use x86_64::instructions::interrupts::without_interrupts;
 
@@ -79,4 +80,25 @@ pub fn flush() {
     // Each chunk is drained and written with interrupts off, so a tick's drain cannot put a
     // later chunk on the wire before this one; with them off nothing else holds the locks.
     while without_interrupts(drain_one_chunk) {}
+}
+
+/// Ends the trace: drains what is buffered, appends the end record (the tick, records written
+/// and dropped) and drains again, so the file ends with it and a reader can tell a complete
+/// trace from a cut one. Records pushed afterwards (ticks still run until power-off) are
+/// refused by the closed ring. Call once, from thread context, when the job is over.
+pub fn finish() {
+    flush();
+    loop {
+        let closed = without_interrupts(|| RING.lock().close(crate::time::ticks()));
+        match closed {
+            // Full only if ticks refilled the ring since the flush: drain a chunk and retry.
+            Err(PushError::Full) => {
+                if !without_interrupts(drain_one_chunk) {
+                    break;
+                }
+            }
+            Ok(()) | Err(_) => break,
+        }
+    }
+    flush();
 }

@@ -23,8 +23,11 @@ use super::record::{DecodeError, Record, le_u16, le_u32};
 
 /// First bytes of every chunk.
 pub const CHUNK_MAGIC: [u8; 4] = *b"AUGT";
-/// The format version this code writes and reads (records and chunks together).
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this code writes (records and chunks together).
+pub const FORMAT_VERSION: u16 = 2;
+/// The oldest format version this code still reads (version 1: scheduler-shaped decisions,
+/// one telemetry vector, no end record).
+pub const OLDEST_READABLE_VERSION: u16 = 1;
 /// Header size in bytes.
 pub const CHUNK_HEADER_BYTES: usize = 20;
 /// The largest payload a chunk may carry; a longer length field is damage.
@@ -79,9 +82,14 @@ impl fmt::Display for ChunkError {
 /// Writes the header of a chunk whose `payload_len` payload bytes already sit in
 /// `out[CHUNK_HEADER_BYTES..]`; returns the chunk's total length.
 pub(super) fn seal_chunk(seq: u32, out: &mut [u8], payload_len: usize) -> usize {
+    seal_chunk_version(seq, FORMAT_VERSION, out, payload_len)
+}
+
+/// [`seal_chunk`] with the header's format version given.
+fn seal_chunk_version(seq: u32, version: u16, out: &mut [u8], payload_len: usize) -> usize {
     let end = CHUNK_HEADER_BYTES + payload_len;
     out[0..4].copy_from_slice(&CHUNK_MAGIC);
-    out[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out[4..6].copy_from_slice(&version.to_le_bytes());
     out[6..8].copy_from_slice(&0u16.to_le_bytes());
     out[8..12].copy_from_slice(&seq.to_le_bytes());
     // payload_len <= MAX_CHUNK_PAYLOAD, checked by every caller.
@@ -94,6 +102,17 @@ pub(super) fn seal_chunk(seq: u32, out: &mut [u8], payload_len: usize) -> usize 
 
 /// Frames `payload` (whole encoded records) as chunk `seq` into `out`; returns bytes written.
 pub fn write_chunk(seq: u32, payload: &[u8], out: &mut [u8]) -> Result<usize, ChunkError> {
+    write_chunk_version(seq, FORMAT_VERSION, payload, out)
+}
+
+/// [`write_chunk`] under another format version's header, for tests and tools that make
+/// traces in an older layout (the payload must already be laid out in that version).
+pub fn write_chunk_version(
+    seq: u32,
+    version: u16,
+    payload: &[u8],
+    out: &mut [u8],
+) -> Result<usize, ChunkError> {
     if payload.len() > MAX_CHUNK_PAYLOAD {
         return Err(ChunkError::PayloadTooLong { len: payload.len() });
     }
@@ -105,7 +124,7 @@ pub fn write_chunk(seq: u32, payload: &[u8], out: &mut [u8]) -> Result<usize, Ch
         });
     }
     out[CHUNK_HEADER_BYTES..need].copy_from_slice(payload);
-    Ok(seal_chunk(seq, out, payload.len()))
+    Ok(seal_chunk_version(seq, version, out, payload.len()))
 }
 
 /// An intact chunk found in a stream.
@@ -115,6 +134,8 @@ pub struct Chunk<'a> {
     pub offset: usize,
     /// Its sequence number.
     pub seq: u32,
+    /// The format version its records are laid out in.
+    pub version: u16,
     /// Its records, still encoded.
     pub payload: &'a [u8],
 }
@@ -144,7 +165,7 @@ impl<'a> Chunk<'a> {
             ));
         }
         let version = le_u16(rest, 4);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err((None, Damage::UnsupportedVersion { found: version }));
         }
         let seq = le_u32(rest, 8);
@@ -171,6 +192,7 @@ impl<'a> Chunk<'a> {
         Ok(Chunk {
             offset,
             seq,
+            version,
             payload,
         })
     }
@@ -226,8 +248,9 @@ pub enum Damage {
         /// The CRC of what arrived.
         computed: u32,
     },
-    /// A chunk with a good CRC holds a record that does not decode (a writer bug, or a newer
-    /// writer); the rest of that chunk is skipped.
+    /// A chunk with a good CRC holds a record that does not decode (a writer bug: a record
+    /// of an unknown kind is not damage, it decodes to `Record::Unknown`); the rest of that
+    /// chunk is skipped.
     BadRecord {
         /// Byte offset of the record in the stream.
         at: usize,
@@ -273,7 +296,8 @@ impl fmt::Display for StreamError {
             )?,
             Damage::UnsupportedVersion { found } => write!(
                 f,
-                "format version {found} is not supported (this reader knows {FORMAT_VERSION})"
+                "format version {found} is not supported (this reader knows \
+                 {OLDEST_READABLE_VERSION} to {FORMAT_VERSION})"
             )?,
             Damage::PayloadTooLong { len } => write!(
                 f,
@@ -302,6 +326,8 @@ impl fmt::Display for StreamError {
 pub struct Entry<'a> {
     /// The sequence number of its chunk.
     pub seq: u32,
+    /// The format version of its chunk.
+    pub version: u16,
     /// Byte offset of the record in the stream.
     pub offset: usize,
     /// The record.
@@ -399,11 +425,12 @@ impl<'a> TraceReader<'a> {
     /// Decodes the record at `at` in `chunk`'s payload.
     fn next_record(&mut self, chunk: Chunk<'a>, at: usize) -> Result<Entry<'a>, StreamError> {
         let offset = chunk.offset + CHUNK_HEADER_BYTES + at;
-        match Record::decode(&chunk.payload[at..]) {
+        match Record::decode_version(&chunk.payload[at..], chunk.version) {
             Ok((record, used)) => {
                 self.current = Some((chunk, at + used));
                 Ok(Entry {
                     seq: chunk.seq,
+                    version: chunk.version,
                     offset,
                     record,
                 })

@@ -6,6 +6,10 @@
 //! record that fits (marker and record are appended together, or both dropped), or at the end of
 //! the chunk that empties the ring — so a reader knows which records are not contiguous.
 //!
+//! When the job is over, [`TraceRing::close`] appends the [`Record::End`] record (with the
+//! counts of records written and dropped) and closes the ring: later pushes are refused, so
+//! the end record is the last one in the stream.
+//!
 //! [`TraceRing::drain_chunk`] moves as many whole records as fit into one framed chunk
 //! (`chunk.rs`), numbering chunks 0, 1, 2, … The ring holds no lock; the kernel wraps it in one
 //! that the timer handler can take (interrupts off while draining).
@@ -20,6 +24,9 @@ pub enum PushError {
     Full,
     /// The record itself is invalid (a limit exceeded): a bug in the caller.
     Invalid(EncodeError),
+    /// The ring is closed: the end record is written, the trace is over. Not counted as
+    /// dropped (nothing after the end belongs to the job).
+    Closed,
 }
 
 /// A ring of `BYTES` bytes of encoded records.
@@ -34,6 +41,10 @@ pub struct TraceRing<const BYTES: usize> {
     pending_dropped: u64,
     /// Records dropped since the ring was created.
     dropped_total: u64,
+    /// Records appended since the ring was created (not counting drop markers).
+    written_total: u64,
+    /// Whether the end record is in: no more pushes.
+    closed: bool,
     /// Sequence number of the next chunk.
     next_seq: u32,
 }
@@ -62,6 +73,9 @@ impl Sink for RingSink<'_> {
 /// Encoded size of a [`Record::Dropped`] marker, which `push` and `drain_chunk` reserve.
 pub const DROPPED_MARKER_BYTES: usize = RECORD_HEADER_BYTES + 8;
 
+/// Encoded size of the [`Record::End`] record.
+pub const END_RECORD_BYTES: usize = RECORD_HEADER_BYTES + 24;
+
 /// A drain buffer at least this long always makes progress (holds the largest record).
 pub const MIN_DRAIN_BUFFER: usize = CHUNK_HEADER_BYTES + MAX_RECORD_BYTES;
 
@@ -74,6 +88,8 @@ impl<const BYTES: usize> TraceRing<BYTES> {
             len: 0,
             pending_dropped: 0,
             dropped_total: 0,
+            written_total: 0,
+            closed: false,
             next_seq: 0,
         }
     }
@@ -98,6 +114,17 @@ impl<const BYTES: usize> TraceRing<BYTES> {
         self.dropped_total
     }
 
+    /// Records appended since the ring was created (drop markers, the ring's own or pushed,
+    /// and the end record not counted): what the end record reports as written.
+    pub fn written_total(&self) -> u64 {
+        self.written_total
+    }
+
+    /// Whether [`TraceRing::close`] has written the end record.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     /// Records dropped that no marker in the ring or a drained chunk reports yet.
     pub fn pending_dropped(&self) -> u64 {
         self.pending_dropped
@@ -109,8 +136,9 @@ impl<const BYTES: usize> TraceRing<BYTES> {
     }
 
     fn drop_one(&mut self) {
-        self.pending_dropped += 1;
-        self.dropped_total += 1;
+        // Saturating: a counter that wrapped would report fewer losses than happened.
+        self.pending_dropped = self.pending_dropped.saturating_add(1);
+        self.dropped_total = self.dropped_total.saturating_add(1);
     }
 
     fn append(&mut self, record: &Record<'_>, len: usize) {
@@ -127,6 +155,46 @@ impl<const BYTES: usize> TraceRing<BYTES> {
 
     /// Appends `record`, or drops and counts it. Never blocks, never allocates.
     pub fn push(&mut self, record: &Record<'_>) -> Result<(), PushError> {
+        if self.closed {
+            return Err(PushError::Closed);
+        }
+        self.push_open(record)?;
+        // A marker the caller wrote (the host's tools may) is no record of the job.
+        if !matches!(record, Record::Dropped { .. }) {
+            self.written_total = self.written_total.saturating_add(1);
+        }
+        Ok(())
+    }
+
+    /// Appends the end record — tick `tick`, the records written and dropped so far — and
+    /// closes the ring. `Full` when there is no room (drain and call again); closing a closed
+    /// ring is `Closed`.
+    pub fn close(&mut self, tick: u64) -> Result<(), PushError> {
+        if self.closed {
+            return Err(PushError::Closed);
+        }
+        let end = Record::End {
+            tick,
+            records: self.written_total,
+            dropped: self.dropped_total,
+        };
+        let marker = if self.pending_dropped > 0 {
+            DROPPED_MARKER_BYTES
+        } else {
+            0
+        };
+        // END_RECORD_BYTES plus any marker: the end record must not be dropped (a trace
+        // without it reads as cut), so refuse without counting and let the caller drain.
+        if marker + END_RECORD_BYTES > self.free() {
+            return Err(PushError::Full);
+        }
+        self.append_with_marker(&end, END_RECORD_BYTES);
+        self.closed = true;
+        Ok(())
+    }
+
+    /// [`TraceRing::push`] without the closed check and the written count.
+    fn push_open(&mut self, record: &Record<'_>) -> Result<(), PushError> {
         let len = match record.encoded_len() {
             Ok(len) => len,
             Err(e) => {
@@ -143,15 +211,21 @@ impl<const BYTES: usize> TraceRing<BYTES> {
             self.drop_one();
             return Err(PushError::Full);
         }
+        self.append_with_marker(record, len);
+        Ok(())
+    }
+
+    /// Appends the pending drop marker (if any) and then `record` of length `len`; the caller
+    /// has checked that both fit.
+    fn append_with_marker(&mut self, record: &Record<'_>, len: usize) {
         if self.pending_dropped > 0 {
             let dropped = Record::Dropped {
                 records: self.pending_dropped,
             };
-            self.append(&dropped, marker);
+            self.append(&dropped, DROPPED_MARKER_BYTES);
             self.pending_dropped = 0;
         }
         self.append(record, len);
-        Ok(())
     }
 
     fn byte(&self, i: usize) -> u8 {

@@ -1,5 +1,6 @@
-//! Host tests of the trace format: record round trips, the ring's drop accounting, and reading
-//! truncated, bit-flipped, gapped and garbage-laden streams.
+//! Host tests of the trace format: record round trips, pinned byte layouts (version 2 and the
+//! version-1 layouts still read), the ring's drop and end accounting, unknown kinds, and
+//! reading truncated, bit-flipped, gapped and garbage-laden streams.
 
 use std::string::{String, ToString};
 use std::vec;
@@ -10,19 +11,29 @@ use proptest::prelude::*;
 use super::*;
 
 /// An owned record, so proptest can generate one and a test can borrow a [`Record`] from it.
+/// Variable-length parts are leaked (`'static`): a test's records live for the whole test.
 #[derive(Debug, Clone)]
 enum Owned {
     Telemetry {
         tick: u64,
-        schema: u16,
-        fields: Vec<i32>,
+        sections: Vec<Section<'static>>,
     },
     Decision {
         tick: u64,
-        chosen: u32,
+        head: u8,
+        chosen: u64,
         policy: u8,
         fallback: Option<u8>,
-        cands: Vec<Candidate>,
+        cands: Candidates<'static>,
+    },
+    End {
+        tick: u64,
+        records: u64,
+        dropped: u64,
+    },
+    Unknown {
+        kind: u8,
+        body: Vec<u8>,
     },
     Spawn {
         tick: u64,
@@ -55,28 +66,35 @@ enum Owned {
 impl Owned {
     fn record(&self) -> Record<'_> {
         match self {
-            Owned::Telemetry {
-                tick,
-                schema,
-                fields,
-            } => Record::Telemetry {
+            Owned::Telemetry { tick, sections } => Record::Telemetry {
                 tick: *tick,
-                schema: *schema,
-                fields: Items::from_slice(fields),
+                sections: Sections::from_slice(sections),
             },
             Owned::Decision {
                 tick,
+                head,
                 chosen,
                 policy,
                 fallback,
                 cands,
             } => Record::Decision {
                 tick: *tick,
+                head: *head,
                 chosen: *chosen,
                 policy: *policy,
                 fallback: *fallback,
-                candidates: Items::from_slice(cands),
+                candidates: *cands,
             },
+            Owned::End {
+                tick,
+                records,
+                dropped,
+            } => Record::End {
+                tick: *tick,
+                records: *records,
+                dropped: *dropped,
+            },
+            Owned::Unknown { kind, body } => Record::Unknown { kind: *kind, body },
             Owned::Spawn {
                 tick,
                 task,
@@ -110,46 +128,97 @@ impl Owned {
     }
 }
 
-fn candidate() -> impl Strategy<Value = Candidate> {
-    (
-        any::<u32>(),
-        any::<[i16; CANDIDATE_FEATURES]>(),
-        any::<i32>(),
-    )
-        .prop_map(|(task, features, score)| Candidate {
-            task,
-            features,
-            score,
+/// Leaks `v` for a test's `'static` records.
+fn leak<T>(v: Vec<T>) -> &'static [T] {
+    v.leak()
+}
+
+/// Candidate columns: `ids.len()` candidates of `width` features, leaked.
+fn columns(
+    width: usize,
+    ids: Vec<u64>,
+    features: Vec<i16>,
+    scores: Vec<i32>,
+) -> Candidates<'static> {
+    Candidates::columns(width, leak(ids), leak(features), leak(scores))
+}
+
+/// Candidates of any head shape: width 0..=32, up to `max` of them (and the feature cap).
+fn candidates(max: usize) -> impl Strategy<Value = Candidates<'static>> {
+    (0..=MAX_CANDIDATE_FEATURES).prop_flat_map(move |width| {
+        let n_max = max
+            .min(MAX_CANDIDATES)
+            .min(MAX_DECISION_FEATURE_VALUES / width.max(1));
+        prop::collection::vec(
+            (
+                any::<u64>(),
+                prop::collection::vec(any::<i16>(), width),
+                any::<i32>(),
+            ),
+            0..=n_max,
+        )
+        .prop_map(move |rows| {
+            let ids = rows.iter().map(|r| r.0).collect();
+            let features = rows.iter().flat_map(|r| r.1.iter().copied()).collect();
+            let scores = rows.iter().map(|r| r.2).collect();
+            columns(width, ids, features, scores)
         })
+    })
+}
+
+/// Telemetry sections with distinct codes and at most `max_fields` fields each.
+fn sections(max_fields: usize) -> impl Strategy<Value = Vec<Section<'static>>> {
+    prop::collection::btree_map(
+        any::<u8>(),
+        (
+            any::<u16>(),
+            prop::collection::vec(any::<i32>(), 0..=max_fields),
+        ),
+        0..=4,
+    )
+    .prop_map(|m| {
+        m.into_iter()
+            .map(|(code, (version, fields))| Section {
+                code,
+                version,
+                fields: Items::from_slice(leak(fields)),
+            })
+            .collect()
+    })
 }
 
 fn owned(max_items: usize) -> impl Strategy<Value = Owned> {
     let name = prop_oneof!["[a-z0-9_-]{0,32}", "\\PC{0,8}"];
     prop_oneof![
+        (any::<u64>(), sections(max_items))
+            .prop_map(|(tick, sections)| Owned::Telemetry { tick, sections }),
         (
             any::<u64>(),
-            any::<u16>(),
-            prop::collection::vec(any::<i32>(), 0..=max_items)
-        )
-            .prop_map(|(tick, schema, fields)| Owned::Telemetry {
-                tick,
-                schema,
-                fields
-            }),
-        (
+            any::<u8>(),
             any::<u64>(),
-            any::<u32>(),
             any::<u8>(),
             any::<Option<u8>>(),
-            prop::collection::vec(candidate(), 0..=max_items.min(MAX_CANDIDATES)),
+            candidates(max_items),
         )
-            .prop_map(|(tick, chosen, policy, fallback, cands)| Owned::Decision {
+            .prop_map(
+                |(tick, head, chosen, policy, fallback, cands)| Owned::Decision {
+                    tick,
+                    head,
+                    chosen,
+                    policy,
+                    fallback,
+                    cands
+                }
+            ),
+        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(tick, records, dropped)| {
+            Owned::End {
                 tick,
-                chosen,
-                policy,
-                fallback,
-                cands
-            }),
+                records,
+                dropped,
+            }
+        }),
+        (10u8..=255, prop::collection::vec(any::<u8>(), 0..40))
+            .prop_map(|(kind, body)| Owned::Unknown { kind, body }),
         (any::<u64>(), any::<u32>(), any::<u8>(), name).prop_map(|(tick, task, class, name)| {
             Owned::Spawn {
                 tick,
@@ -170,10 +239,10 @@ fn owned(max_items: usize) -> impl Strategy<Value = Owned> {
     ]
 }
 
-/// Records the kernel pushes (`Dropped` markers are the ring's own).
+/// Records the kernel pushes (`Dropped` markers and the end record are the ring's own).
 fn ring_record() -> impl Strategy<Value = Owned> {
-    owned(6).prop_filter("markers are the ring's", |o| {
-        !matches!(o, Owned::Dropped { .. })
+    owned(6).prop_filter("markers and the end are the ring's", |o| {
+        !matches!(o, Owned::Dropped { .. } | Owned::End { .. })
     })
 }
 
@@ -186,7 +255,7 @@ fn encode_vec(r: &Record<'_>) -> Vec<u8> {
 
 proptest! {
     #[test]
-    fn every_record_kind_round_trips(o in owned(MAX_TELEMETRY_FIELDS)) {
+    fn every_record_kind_round_trips(o in owned(MAX_TELEMETRY_FIELDS / 4)) {
         let r = o.record();
         let bytes = encode_vec(&r);
         prop_assert_eq!(bytes.len(), r.encoded_len().unwrap());
@@ -266,13 +335,22 @@ proptest! {
     }
 }
 
+/// One `sched` section of `fields`.
+fn sched_section(fields: &'static [i32]) -> [Section<'static>; 1] {
+    [Section {
+        code: section::SCHED,
+        version: 2,
+        fields: Items::from_slice(fields),
+    }]
+}
+
 #[test]
-fn encoder_rejects_over_limit_and_short_buffers() {
-    let fields = [7i32; MAX_TELEMETRY_FIELDS + 1];
+fn encoder_rejects_over_limit_bad_shapes_and_short_buffers() {
+    let fields = leak(vec![7i32; MAX_TELEMETRY_FIELDS + 1]);
+    let secs = sched_section(fields);
     let r = Record::Telemetry {
         tick: 1,
-        schema: 1,
-        fields: Items::from_slice(&fields),
+        sections: Sections::from_slice(&secs),
     };
     let too_many = EncodeError::TooMany {
         kind: record::kind::TELEMETRY,
@@ -280,6 +358,67 @@ fn encoder_rejects_over_limit_and_short_buffers() {
         max: MAX_TELEMETRY_FIELDS,
     };
     assert_eq!(r.encode(&mut [0; 4096]), Err(too_many));
+    let mut ring = TraceRing::<1024>::new();
+    assert_eq!(ring.push(&r), Err(PushError::Invalid(too_many)));
+    assert_eq!(ring.dropped_total(), 1);
+    assert!(too_many.to_string().contains("telemetry"));
+
+    let dup = [secs[0], secs[0]];
+    let r = Record::Telemetry {
+        tick: 1,
+        sections: Sections::from_slice(&dup),
+    };
+    assert_eq!(
+        r.encoded_len(),
+        Err(EncodeError::DuplicateSection {
+            code: section::SCHED
+        })
+    );
+
+    // Three ids, but features for two of width 2 and one score short.
+    let bad = Record::Decision {
+        tick: 0,
+        head: head::MM,
+        chosen: 1,
+        policy: 0,
+        fallback: None,
+        candidates: Candidates::columns(2, &[1, 2, 3], &[0; 4], &[0; 2]),
+    };
+    let shape = EncodeError::Shape {
+        candidates: 3,
+        width: 2,
+        features: 4,
+        scores: 2,
+    };
+    assert_eq!(bad.encoded_len(), Err(shape));
+    assert!(shape.to_string().contains("want 6"), "{shape}");
+    let wide = Record::Decision {
+        tick: 0,
+        head: head::MM,
+        chosen: 1,
+        policy: 0,
+        fallback: None,
+        candidates: Candidates::none(MAX_CANDIDATE_FEATURES + 1),
+    };
+    assert!(matches!(
+        wide.encoded_len(),
+        Err(EncodeError::TooMany {
+            count: 33,
+            max: 32,
+            ..
+        })
+    ));
+    let known = Record::Unknown {
+        kind: record::kind::TASK_EXIT,
+        body: &[0; 16],
+    };
+    assert_eq!(
+        known.encoded_len(),
+        Err(EncodeError::KnownKind {
+            kind: record::kind::TASK_EXIT
+        })
+    );
+
     let name = "a-name-that-is-longer-than-thirty-two-bytes";
     let r = Record::TaskSpawn {
         tick: 0,
@@ -300,15 +439,32 @@ fn encoder_rejects_over_limit_and_short_buffers() {
         r.encode(&mut [0; 10]),
         Err(EncodeError::BufferTooSmall { need: 19, have: 10 })
     );
-    let mut ring = TraceRing::<1024>::new();
-    let r = Record::Telemetry {
-        tick: 1,
-        schema: 1,
-        fields: Items::from_slice(&fields),
+}
+
+#[test]
+fn largest_records_fit_a_tick_drain() {
+    // A full decision (64 candidates of width 16 = the 1024-value cap) and a full telemetry
+    // record are within MAX_RECORD_BYTES, which the kernel's 4 KiB tick drain must hold.
+    let d = Record::Decision {
+        tick: 0,
+        head: head::BLK_EVICT,
+        chosen: 0,
+        policy: 0,
+        fallback: None,
+        candidates: columns(16, vec![0; 64], vec![0; 1024], vec![0; 64]),
     };
-    assert_eq!(ring.push(&r), Err(PushError::Invalid(too_many)));
-    assert_eq!(ring.dropped_total(), 1);
-    assert!(too_many.to_string().contains("telemetry"));
+    assert_eq!(d.encoded_len(), Ok(3 + 23 + 64 * (12 + 32)));
+    assert!(d.encoded_len().unwrap() <= MAX_RECORD_BYTES);
+    const { assert!(CHUNK_HEADER_BYTES + MAX_RECORD_BYTES <= 4096) };
+    assert_eq!(
+        encode_vec(&Record::End {
+            tick: 0,
+            records: 0,
+            dropped: 0
+        })
+        .len(),
+        END_RECORD_BYTES
+    );
 }
 
 #[test]
@@ -329,6 +485,207 @@ fn exit_record_layout_is_pinned() {
     );
 }
 
+/// The FORMAT.md example of a version-2 decision: head 3 (blk-evict) at tick 5 chose block
+/// 0x1234 under policy 1 with fallback reason 4; width 2, one candidate 0x1234 with features
+/// (−1, 2) and score 7.
+const DECISION_V2_BYTES: [u8; 3 + 23 + 16] = [
+    2, 39, 0, // kind 2, body_len 39
+    5, 0, 0, 0, 0, 0, 0, 0, // tick 5
+    3, // head blk-evict
+    0x34, 0x12, 0, 0, 0, 0, 0, 0, // chosen 0x1234
+    1, 1, 4, // policy 1, fallback flag 1, reason 4
+    2, // width 2
+    1, 0, // n 1
+    0x34, 0x12, 0, 0, 0, 0, 0, 0, // id 0x1234
+    0xff, 0xff, 2, 0, // features -1, 2
+    7, 0, 0, 0, // score 7
+];
+
+/// The FORMAT.md example of a version-2 telemetry record: tick 9, section sched v2 with
+/// fields (1, −1), section mm v1 with no fields.
+const TELEMETRY_V2_BYTES: [u8; 3 + 9 + 5 + 8 + 5] = [
+    1, 27, 0, // kind 1, body_len 27
+    9, 0, 0, 0, 0, 0, 0, 0, // tick 9
+    2, // 2 sections
+    1, 2, 0, 2, 0, // sched, version 2, 2 fields
+    1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, // 1, -1
+    2, 1, 0, 0, 0, // mm, version 1, 0 fields
+];
+
+/// The FORMAT.md example of an end record: tick 0x10, 300 records written, 2 dropped.
+const END_BYTES: [u8; 27] = [
+    9, 24, 0, // kind 9, body_len 24
+    0x10, 0, 0, 0, 0, 0, 0, 0, // tick 16
+    0x2c, 1, 0, 0, 0, 0, 0, 0, // records 300
+    2, 0, 0, 0, 0, 0, 0, 0, // dropped 2
+];
+
+#[test]
+fn version_2_layouts_are_pinned() {
+    let cands = Candidates::columns(2, &[0x1234], &[-1, 2], &[7]);
+    let d = Record::Decision {
+        tick: 5,
+        head: head::BLK_EVICT,
+        chosen: 0x1234,
+        policy: 1,
+        fallback: Some(4),
+        candidates: cands,
+    };
+    assert_eq!(encode_vec(&d), DECISION_V2_BYTES);
+    let (back, _) = Record::decode(&DECISION_V2_BYTES).unwrap();
+    assert_eq!(back, d);
+    let Record::Decision { candidates, .. } = back else {
+        unreachable!()
+    };
+    let c = candidates.get(0).unwrap();
+    assert_eq!(
+        (c.id, c.features.to_array(), c.score),
+        (0x1234, Some([-1, 2]), 7)
+    );
+
+    let secs = [
+        Section {
+            code: section::SCHED,
+            version: 2,
+            fields: Items::from_slice(&[1, -1]),
+        },
+        Section {
+            code: section::MM,
+            version: 1,
+            fields: Items::from_slice(&[]),
+        },
+    ];
+    let t = Record::Telemetry {
+        tick: 9,
+        sections: Sections::from_slice(&secs),
+    };
+    assert_eq!(encode_vec(&t), TELEMETRY_V2_BYTES);
+    let (back, _) = Record::decode(&TELEMETRY_V2_BYTES).unwrap();
+    assert_eq!(back, t);
+    let Record::Telemetry { sections, .. } = back else {
+        unreachable!()
+    };
+    assert_eq!(sections.get(section::MM).map(|s| s.version), Some(1));
+    assert_eq!(sections.field_count(), 2);
+
+    let e = Record::End {
+        tick: 0x10,
+        records: 300,
+        dropped: 2,
+    };
+    assert_eq!(encode_vec(&e), END_BYTES);
+    assert_eq!(Record::decode(&END_BYTES), Ok((e, END_BYTES.len())));
+}
+
+/// A version-1 decision (hand-checked from the version-1 FORMAT.md): tick 3, chosen task 7,
+/// policy 4, fallback reason 3, 8 features, one candidate task 7 with features 0..8, score −5.
+const DECISION_V1_BYTES: [u8; 3 + 18 + 24] = [
+    2, 42, 0, // kind 2, body_len 42
+    3, 0, 0, 0, 0, 0, 0, 0, // tick 3
+    7, 0, 0, 0, // chosen 7 (u32)
+    4, 1, 3, 8, // policy 4, flag 1, reason 3, features 8
+    1, 0, // n 1
+    7, 0, 0, 0, // task 7 (u32)
+    0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, // features 0..8
+    0xfb, 0xff, 0xff, 0xff, // score -5
+];
+
+/// A version-1 telemetry record: tick 2, schema 2, fields (5, 6).
+const TELEMETRY_V1_BYTES: [u8; 3 + 12 + 8] = [
+    1, 20, 0, // kind 1, body_len 20
+    2, 0, 0, 0, 0, 0, 0, 0, // tick 2
+    2, 0, 2, 0, // schema 2, n 2
+    5, 0, 0, 0, 6, 0, 0, 0, // 5, 6
+];
+
+#[test]
+fn version_1_layouts_still_decode() {
+    let (d, used) = Record::decode_version(&DECISION_V1_BYTES, 1).unwrap();
+    assert_eq!(used, DECISION_V1_BYTES.len());
+    let features: Vec<i16> = (0..8).collect();
+    let want = Record::Decision {
+        tick: 3,
+        head: head::SCHED,
+        chosen: 7,
+        policy: 4,
+        fallback: Some(3),
+        candidates: Candidates::columns(8, &[7], &features, &[-5]),
+    };
+    assert_eq!(d, want);
+    let (t, _) = Record::decode_version(&TELEMETRY_V1_BYTES, 1).unwrap();
+    let secs = [Section {
+        code: section::SCHED,
+        version: 2,
+        fields: Items::from_slice(&[5, 6]),
+    }];
+    let want_t = Record::Telemetry {
+        tick: 2,
+        sections: Sections::from_slice(&secs),
+    };
+    assert_eq!(t, want_t);
+    // The same bytes read as version 2 are no valid record: layouts are per version.
+    assert!(Record::decode(&DECISION_V1_BYTES).is_err());
+    // Kind 9 is unknown in version 1 (it has no end record).
+    let (u, _) = Record::decode_version(&END_BYTES, 1).unwrap();
+    assert!(matches!(u, Record::Unknown { kind: 9, body } if body.len() == 24));
+
+    // A version-1 stream: chunk version 1, read by the same reader.
+    let mut payload = DECISION_V1_BYTES.to_vec();
+    payload.extend_from_slice(&TELEMETRY_V1_BYTES);
+    let mut out = [0u8; 256];
+    let n = write_chunk_version(0, 1, &payload, &mut out).unwrap();
+    let entries: Vec<_> = TraceReader::new(&out[..n]).map(Result::unwrap).collect();
+    assert_eq!(entries.len(), 2);
+    assert!(entries.iter().all(|e| e.version == 1));
+    assert_eq!((entries[0].record, entries[1].record), (want, want_t));
+    // Version 3 is not readable.
+    let n = write_chunk_version(0, 3, &payload, &mut out).unwrap();
+    let err = TraceReader::new(&out[..n]).next().unwrap().unwrap_err();
+    assert_eq!(err.damage, Damage::UnsupportedVersion { found: 3 });
+    assert!(err.to_string().contains("knows 1 to 2"), "{err}");
+}
+
+#[test]
+fn unknown_kinds_are_skipped_by_length_not_damage() {
+    let exit = Record::TaskExit {
+        tick: 1,
+        task: 2,
+        status: 3,
+    };
+    let mut ring = TraceRing::<512>::new();
+    ring.push(&exit).unwrap();
+    ring.push(&Record::Unknown {
+        kind: 200,
+        body: &[1, 2, 3, 4, 5],
+    })
+    .unwrap();
+    ring.push(&Record::Unknown {
+        kind: 77,
+        body: &[],
+    })
+    .unwrap();
+    ring.push(&exit).unwrap();
+    let mut out = [0u8; 512];
+    let n = ring.drain_chunk(&mut out).unwrap();
+    let (recs, errs) = read(&out[..n]);
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(
+        recs,
+        [
+            exit,
+            Record::Unknown {
+                kind: 200,
+                body: &[1, 2, 3, 4, 5]
+            },
+            Record::Unknown {
+                kind: 77,
+                body: &[]
+            },
+            exit
+        ]
+    );
+}
+
 #[test]
 fn decoder_names_what_is_wrong() {
     let exit = encode_vec(&Record::TaskExit {
@@ -336,12 +693,6 @@ fn decoder_names_what_is_wrong() {
         task: 2,
         status: 3,
     });
-    let mut unknown = exit.clone();
-    unknown[0] = 200;
-    assert_eq!(
-        Record::decode(&unknown),
-        Err(DecodeError::UnknownKind { kind: 200 })
-    );
     let mut long = exit.clone();
     long[1] = 17;
     long.push(0);
@@ -351,31 +702,55 @@ fn decoder_names_what_is_wrong() {
     };
     assert_eq!(Record::decode(&long), Err(bad_len));
 
-    let cands = [Candidate {
-        task: 1,
-        features: [0; CANDIDATE_FEATURES],
-        score: 5,
-    }];
-    let d = Record::Decision {
+    let d = encode_vec(&Record::Decision {
         tick: 1,
+        head: head::SCHED,
         chosen: 1,
         policy: 2,
         fallback: None,
-        candidates: Items::from_slice(&cands),
-    };
-    let d = encode_vec(&d);
+        candidates: Candidates::columns(8, &[1], &[0; 8], &[5]),
+    });
     let mut flag = d.clone();
-    flag[3 + 14] = 9; // a reason without the fallback flag
+    flag[3 + 19] = 9; // a reason without the fallback flag
     assert_eq!(
         Record::decode(&flag),
         Err(DecodeError::BadFallback { flag: 0, reason: 9 })
     );
-    let mut feats = d.clone();
+    let mut width = d.clone();
+    width[3 + 20] = 4; // width 4: the body is now the wrong length
+    assert!(matches!(
+        Record::decode(&width),
+        Err(DecodeError::BadLength { .. })
+    ));
+    width[3 + 20] = 40;
+    assert!(matches!(
+        Record::decode(&width),
+        Err(DecodeError::TooMany {
+            count: 40,
+            max: 32,
+            ..
+        })
+    ));
+    let mut feats = DECISION_V1_BYTES;
     feats[3 + 15] = 4;
     assert_eq!(
-        Record::decode(&feats),
+        Record::decode_version(&feats, 1),
         Err(DecodeError::FeatureCount { found: 4 })
     );
+    let mut dup = TELEMETRY_V2_BYTES;
+    dup[3 + 9 + 13] = section::SCHED; // the mm section becomes a second sched
+    assert_eq!(
+        Record::decode(&dup),
+        Err(DecodeError::DuplicateSection {
+            code: section::SCHED
+        })
+    );
+    let mut short = TELEMETRY_V2_BYTES;
+    short[3 + 9 + 3] = 3; // sched claims 3 fields
+    assert!(matches!(
+        Record::decode(&short),
+        Err(DecodeError::BadLength { .. })
+    ));
 
     let s = encode_vec(&Record::TaskSpawn {
         tick: 0,
@@ -388,6 +763,52 @@ fn decoder_names_what_is_wrong() {
     assert_eq!(Record::decode(&bad), Err(DecodeError::BadName));
 }
 
+#[test]
+fn close_writes_the_end_record_last_with_the_counts() {
+    let ev = |t| Record::TaskWake { tick: t, task: 1 };
+    // 15 bytes per record: four fit in 64, the fifth is dropped.
+    let mut ring = TraceRing::<64>::new();
+    for t in 0..5 {
+        let _ = ring.push(&ev(t));
+    }
+    assert_eq!((ring.written_total(), ring.dropped_total()), (4, 1));
+    // No room for the end record (and the marker): refused, not dropped.
+    assert_eq!(ring.close(5), Err(PushError::Full));
+    assert_eq!(ring.dropped_total(), 1);
+    let mut stream = Vec::new();
+    let mut out = [0u8; 256];
+    let n = ring.drain_chunk(&mut out).unwrap();
+    stream.extend_from_slice(&out[..n]);
+    ring.close(5).unwrap();
+    assert!(ring.is_closed());
+    assert_eq!(ring.push(&ev(6)), Err(PushError::Closed));
+    assert_eq!(ring.close(6), Err(PushError::Closed));
+    assert_eq!(
+        ring.dropped_total(),
+        1,
+        "pushes after the end are not losses"
+    );
+    let n = ring.drain_chunk(&mut out).unwrap();
+    stream.extend_from_slice(&out[..n]);
+    let (recs, errs) = read(&stream);
+    assert!(errs.is_empty());
+    assert_eq!(
+        recs,
+        [
+            ev(0),
+            ev(1),
+            ev(2),
+            ev(3),
+            Record::Dropped { records: 1 },
+            Record::End {
+                tick: 5,
+                records: 4,
+                dropped: 1
+            }
+        ]
+    );
+}
+
 /// Chunk boundaries of a test stream: (start, end, the records in it).
 type Layout<'a> = Vec<(usize, usize, Vec<Record<'a>>)>;
 
@@ -397,8 +818,11 @@ fn sample_records() -> Vec<Owned> {
         let task = (t % 5) as u32;
         v.push(Owned::Telemetry {
             tick: t,
-            schema: 1,
-            fields: (0..6).map(|i| i * t as i32).collect(),
+            sections: vec![Section {
+                code: section::SCHED,
+                version: 2,
+                fields: Items::from_slice(leak((0..6).map(|i| i * t as i32).collect())),
+            }],
         });
         v.push(match t % 4 {
             0 => Owned::Spawn {
@@ -409,16 +833,20 @@ fn sample_records() -> Vec<Owned> {
             },
             1 => Owned::Decision {
                 tick: t,
-                chosen: task,
+                head: if t % 8 == 5 {
+                    head::BLK_EVICT
+                } else {
+                    head::SCHED
+                },
+                chosen: u64::from(task),
                 policy: 3,
                 fallback: (t % 8 == 1).then_some(2),
-                cands: (0..3)
-                    .map(|c| Candidate {
-                        task: c,
-                        features: [c as i16; 8],
-                        score: -(c as i32),
-                    })
-                    .collect(),
+                cands: columns(
+                    8,
+                    (0..3).collect(),
+                    (0..24).map(|i| (i / 8) as i16).collect(),
+                    (0..3).map(|c: i32| -c).collect(),
+                ),
             },
             2 => Owned::Block { tick: t, task },
             _ => Owned::Exit {
@@ -494,12 +922,18 @@ fn stream_is_deterministic_and_multi_chunk() {
 fn chunk_crc_is_crc32_iso_hdlc() {
     // Expected values from Python's zlib.crc32 over header bytes 4..16 and the payload.
     let mut out = [0u8; 64];
+    // Version 2 (what write_chunk writes): zlib.crc32(pack('<HHII', 2, 0, 7, 0)).
     let n = write_chunk(7, &[], &mut out).unwrap();
-    assert_eq!(&out[..4], b"AUGT");
-    assert_eq!(&out[16..20], &0xeab5_8319u32.to_le_bytes());
+    assert_eq!(&out[..6], b"AUGT\x02\x00");
+    assert_eq!(&out[16..20], &0x9d2b_51e9u32.to_le_bytes());
     assert_eq!(n, CHUNK_HEADER_BYTES);
     let payload = encode_vec(&Record::Dropped { records: 5 });
     write_chunk(0, &payload, &mut out).unwrap();
+    assert_eq!(&out[16..20], &0xa036_fe86u32.to_le_bytes());
+    // Version-1 headers keep their old CRCs.
+    write_chunk_version(7, 1, &[], &mut out).unwrap();
+    assert_eq!(&out[16..20], &0xeab5_8319u32.to_le_bytes());
+    write_chunk_version(0, 1, &payload, &mut out).unwrap();
     assert_eq!(&out[16..20], &0xd6d3_c7bbu32.to_le_bytes());
 }
 

@@ -34,7 +34,12 @@ impl Spread {
         sorted.sort_unstable();
         let rank = |p: usize| sorted[(sorted.len() * p).div_ceil(100).max(1) - 1];
         Spread {
-            mean_centi: sorted.iter().sum::<u64>() * 100 / sorted.len() as u64,
+            // In u128 and clamped: values decoded from a trace can be anything (an exit at
+            // tick u64::MAX), and a wrapped sum would print a small, wrong mean.
+            mean_centi: u64::try_from(
+                sorted.iter().map(|&v| u128::from(v)).sum::<u128>() * 100 / sorted.len() as u128,
+            )
+            .unwrap_or(u64::MAX),
             p50: rank(50),
             p99: rank(99),
         }
@@ -182,6 +187,18 @@ mod tests {
         assert_eq!(Spread::of(&[]), Spread::default());
         let s = Spread::of(&[10, 1, 1000]);
         assert_eq!((s.p50, s.p99), (10, 1000));
+    }
+
+    #[test]
+    fn spread_of_huge_values_does_not_wrap() {
+        // Two u64::MAX values: the true mean is u64::MAX ticks, in hundredths far more.
+        let s = Spread::of(&[u64::MAX, u64::MAX]);
+        assert_eq!((s.mean_centi, s.p50), (u64::MAX, u64::MAX));
+        // Mean of MAX and 1 is just under 2^63 ticks; in hundredths it saturates too.
+        assert_eq!(Spread::of(&[u64::MAX, 1]).mean_centi, u64::MAX);
+        // Sum × 100 = 3·10¹⁹ is past u64::MAX (1.8·10¹⁹), the mean in hundredths is not.
+        let v = 150_000_000_000_000_000u64;
+        assert_eq!(Spread::of(&[v, v, 0, 0]).mean_centi, v * 50);
     }
 
     #[test]
