@@ -9,8 +9,8 @@ use crate::bootcfg::{BootArchive, BootConfig, Job, SchedPolicy};
 use crate::exit::ExitCode;
 use crate::health::HealthSummary;
 use crate::mm::{frames, heap, paging};
+use crate::sched::Policy;
 use crate::sched::learned::{GuardConfig, LearnedScheduler};
-use crate::sched::{Cfs, Fifo, Mlfq, Policy, RoundRobin};
 use crate::task::SchedulerSetup;
 use crate::{KERNEL_BASE, kprintln, log, model, time};
 use alloc::boxed::Box;
@@ -20,8 +20,8 @@ use bootloader_api::info::{MemoryRegionKind, MemoryRegions};
 use core::fmt::{self, Write};
 use core::panic::PanicInfo;
 
-/// Time slice of the round-robin policy.
-pub const ROUND_ROBIN_QUANTUM_TICKS: u64 = 10;
+/// Time slice of the round-robin policy (defined with the settings, shared with host replay).
+pub use crate::bootcfg::ROUND_ROBIN_QUANTUM_TICKS;
 
 /// Tasks the kernel's policies can track at once (runnable or blocked): a workload's
 /// [`crate::workload::MAX_JOBS`] plus the kernel's own threads.
@@ -29,14 +29,7 @@ pub const SCHED_CAPACITY: usize = crate::workload::MAX_JOBS + 8;
 
 /// The classical policy `which` names, with its default parameters.
 fn classical_policy(which: SchedPolicy) -> Box<dyn Policy + Send> {
-    match which {
-        SchedPolicy::RoundRobin => {
-            Box::new(RoundRobin::<SCHED_CAPACITY>::new(ROUND_ROBIN_QUANTUM_TICKS))
-        }
-        SchedPolicy::Cfs => Box::new(Cfs::<SCHED_CAPACITY>::default()),
-        SchedPolicy::Fifo => Box::new(Fifo::<SCHED_CAPACITY>::default()),
-        SchedPolicy::Mlfq | SchedPolicy::Learned => Box::new(Mlfq::<SCHED_CAPACITY>::default()),
-    }
+    which.classical::<SCHED_CAPACITY>()
 }
 
 /// Loads the model (the boot file if given, else the embedded default), prints what it got,

@@ -7,7 +7,7 @@
 //! labels read). The main thread only wakes every [`POLL_TICKS`] to see whether all are done.
 
 use super::metrics::{RunMetrics, TaskOutcome};
-use super::{Job, generate};
+use super::{Job, check_size, generate};
 use crate::bootcfg::{BootConfig, SchedPolicy};
 use crate::sched::learned::FallbackReason;
 use crate::sched::{Nice, TaskClass, TaskId, TaskState, Tick};
@@ -74,6 +74,12 @@ fn class_name(class: TaskClass) -> &'static str {
 pub fn run(config: &BootConfig) -> bool {
     let hz = u64::from(config.tick_hz);
     let ticks = u64::from(config.seconds) * hz;
+    // The host refuses such a run before booting; this is the kernel's own word on it, so a
+    // workload is never cut short in silence whoever built the settings.
+    if let Err(e) = check_size(config.workload, config.seed, ticks) {
+        kprintln!("workload refused: {e}");
+        return false;
+    }
     let jobs = JOBS.call_once(|| generate(config.workload, config.seed, ticks));
     let start = time::ticks() + 1;
     kprintln!(
@@ -102,6 +108,7 @@ pub fn run(config: &BootConfig) -> bool {
         }
     }
     let costs_before = task::pipeline_costs();
+    let start_ns = time::now_ns();
     let deadline = start + ticks;
     while time::ticks() < deadline && !ids.iter().all(|&id| exited(id)) {
         task::sleep_ticks(POLL_TICKS.min(deadline - time::ticks()).max(1));
@@ -110,6 +117,17 @@ pub fn run(config: &BootConfig) -> bool {
     let metrics = measure(&ids, jobs.len(), elapsed, hz, &costs_before);
     print_summary(config, &metrics);
     kprintln!("{metrics}");
+    // The same health line as the timer job's, so every boot ends with one.
+    kprintln!(
+        "{}",
+        crate::health::HealthSummary {
+            ticks: elapsed,
+            tick_hz: config.tick_hz,
+            elapsed_us: (time::now_ns() - start_ns) / 1000,
+            free_kib: crate::mm::frames::stats().free_frames * crate::mm::PAGE_BYTES / 1024,
+            heap_used: crate::mm::heap::used(),
+        }
+    );
     true
 }
 
