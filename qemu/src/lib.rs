@@ -251,7 +251,7 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-/// Why a boot could not even start.
+/// Why a boot could not start, or (for [`RunError::TraceLost`]) what it lost after ending.
 #[derive(Debug)]
 pub enum RunError {
     Tool(tools::MissingTool),
