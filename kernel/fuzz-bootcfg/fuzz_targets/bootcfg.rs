@@ -4,7 +4,7 @@
 //! round trip through the writer unchanged (one key table serves both), and every entry an
 //! accepted archive lists must lie inside the archive.
 //!
-//! Run: `cd kernel/fuzz-bootcfg && cargo fuzz run bootcfg seeds/bootcfg -- -runs=10000000`
+//! Run: `cd kernel && cargo fuzz run --fuzz-dir fuzz-bootcfg bootcfg fuzz-bootcfg/seeds/bootcfg -- -runs=10000000`
 
 #![no_main]
 

@@ -259,6 +259,12 @@ pub struct Key {
     pub write: fn(&BootConfig, &mut dyn fmt::Write) -> Option<fmt::Result>,
 }
 
+/// Stores `value` in `slot`; `None` (refused) if there is no value.
+fn set<T>(slot: &mut T, value: Option<T>) -> Option<()> {
+    *slot = value?;
+    Some(())
+}
+
 /// A number in `range`.
 fn number_in<T: core::str::FromStr + PartialOrd>(
     value: &str,
@@ -272,63 +278,66 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "job",
         expected: "run, workload, ktest, crash-page-fault, crash-panic, crash-stack-overflow or hang",
-        parse: |c, v| Some(c.job = Job::from_name(v)?),
+        parse: |c, v| set(&mut c.job, Job::from_name(v)),
         write: |c, out| Some(out.write_str(c.job.name())),
     },
     Key {
         name: "tick_hz",
         expected: "10..=10000",
-        parse: |c, v| Some(c.tick_hz = number_in(v, TICK_HZ_RANGE)?),
+        parse: |c, v| set(&mut c.tick_hz, number_in(v, TICK_HZ_RANGE)),
         write: |c, out| Some(write!(out, "{}", c.tick_hz)),
     },
     Key {
         name: "ticks",
         expected: "a positive integer",
-        parse: |c, v| Some(c.run_ticks = number_in(v, 1..=u32::MAX)?),
+        parse: |c, v| set(&mut c.run_ticks, number_in(v, 1..=u32::MAX)),
         write: |c, out| Some(write!(out, "{}", c.run_ticks)),
     },
     Key {
         name: "log",
         expected: "error, warn, info, debug or trace",
-        parse: |c, v| Some(c.log_level = LogLevel::from_name(v)?),
+        parse: |c, v| set(&mut c.log_level, LogLevel::from_name(v)),
         write: |c, out| Some(out.write_str(c.log_level.name())),
     },
     Key {
         name: "policy",
         expected: "rr, cfs, mlfq, fifo or learned",
-        parse: |c, v| Some(c.policy = SchedPolicy::from_name(v)?),
+        parse: |c, v| set(&mut c.policy, SchedPolicy::from_name(v)),
         write: |c, out| Some(out.write_str(c.policy.name())),
     },
     Key {
         name: "shadow",
         expected: "rr, cfs, mlfq or fifo",
         parse: |c, v| {
-            Some(c.shadow = SchedPolicy::from_name(v).filter(|p| *p != SchedPolicy::Learned)?)
+            set(
+                &mut c.shadow,
+                SchedPolicy::from_name(v).filter(|p| *p != SchedPolicy::Learned),
+            )
         },
         write: |c, out| Some(out.write_str(c.shadow.name())),
     },
     Key {
         name: "workload",
         expected: "batch, interactive, io or mix",
-        parse: |c, v| Some(c.workload = Mix::from_name(v)?),
+        parse: |c, v| set(&mut c.workload, Mix::from_name(v)),
         write: |c, out| Some(out.write_str(c.workload.name())),
     },
     Key {
         name: "seconds",
         expected: "1..=3600",
-        parse: |c, v| Some(c.seconds = number_in(v, SECONDS_RANGE)?),
+        parse: |c, v| set(&mut c.seconds, number_in(v, SECONDS_RANGE)),
         write: |c, out| Some(write!(out, "{}", c.seconds)),
     },
     Key {
         name: "seed",
         expected: "an unsigned 64-bit integer",
-        parse: |c, v| Some(c.seed = v.parse().ok()?),
+        parse: |c, v| set(&mut c.seed, v.parse().ok()),
         write: |c, out| Some(write!(out, "{}", c.seed)),
     },
     Key {
         name: "explore",
         expected: "a percentage 0..=100",
-        parse: |c, v| Some(c.explore = number_in(v, 0..=100)?),
+        parse: |c, v| set(&mut c.explore, number_in(v, 0..=100)),
         write: |c, out| Some(write!(out, "{}", c.explore)),
     },
     Key {
