@@ -10,8 +10,8 @@
 //! is reported and renamed `*.damaged`; it never stops the collection.
 
 use crate::grid::{
-    GridSettings, RunSpec, default_parallel, grid, parse_names, parse_seeds, progress_bar,
-    read_weights, run_grid,
+    GridSettings, RunSpec, check_grid_size, check_workloads, default_parallel, grid, parse_names,
+    parse_seeds, progress_bar, read_weights, run_grid,
 };
 use augur_kernel::bootcfg::{Mix, SchedPolicy};
 use augur_kernel::trace::TraceReader;
@@ -59,6 +59,9 @@ fn specs(args: &CollectArgs) -> Result<Vec<RunSpec>, String> {
         SchedPolicy::from_name,
     )?;
     let seeds = parse_seeds(&args.seeds)?;
+    check_grid_size(mixes.len(), seeds.len(), policies.len())?;
+    crate::grid::check_timeout_scale()?;
+    check_workloads(&mixes, &seeds, args.seconds)?;
     let weights = read_weights(args.weights.as_deref())?;
     let settings = GridSettings {
         seconds: args.seconds,

@@ -15,12 +15,12 @@
 //! (mean turnaround per mix and policy, with the oracle).
 
 use crate::grid::{
-    GridSettings, RunResult, default_parallel, grid, parse_names, parse_seeds, progress_bar,
-    read_weights, run_grid,
+    GridSettings, RunResult, check_grid_size, check_workloads, check_writable, default_parallel,
+    grid, parse_names, parse_seeds, progress_bar, read_weights, run_grid,
 };
 use augur_kernel::bootcfg::{Mix, SchedPolicy};
+use augur_kernel::learn::FallbackReason;
 use augur_kernel::sched::gittins::GittinsIndex;
-use augur_kernel::sched::learned::FallbackReason;
 use augur_kernel::sched::replay::Replay;
 use augur_kernel::sched::{Policy, ShortestRemainingWork};
 use augur_kernel::trace::{Record, TraceReader};
@@ -59,6 +59,9 @@ pub struct EvalArgs {
     #[arg(short = 'o', long, value_name = "DIR", default_value = "eval")]
     out: PathBuf,
 }
+
+/// The files `eval` writes into its output directory (besides `traces/`).
+const REPORT_FILES: [&str; 3] = ["report.md", "response_cdf.svg", "turnaround.svg"];
 
 /// Ticks per second the kernel runs at (the default timer rate).
 const HZ: f64 = augur_kernel::bootcfg::DEFAULT_TICK_HZ as f64;
@@ -185,10 +188,17 @@ fn evaluate(args: &EvalArgs, command_line: &str) -> Result<(), String> {
         SchedPolicy::from_name,
     )?;
     let seeds = parse_seeds(&args.seeds)?;
+    check_grid_size(mixes.len(), seeds.len(), policies.len())?;
+    crate::grid::check_timeout_scale()?;
+    check_workloads(&mixes, &seeds, args.seconds)?;
     let weights = read_weights(args.weights.as_deref())?;
     let traces = args.out.join("traces");
     std::fs::create_dir_all(&traces)
         .map_err(|e| format!("cannot create {}: {e}", traces.display()))?;
+    // Every output is checked now, not after the boots it would take to fill it.
+    for name in REPORT_FILES {
+        check_writable(&args.out.join(name))?;
+    }
     let settings = GridSettings {
         seconds: args.seconds,
         explore: 0,

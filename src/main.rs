@@ -4,6 +4,7 @@
 //! [`augur_qemu::RunOptions`] and the outcome into an exit status and a message.
 
 mod collect;
+mod demo;
 mod eval;
 mod grid;
 mod trace_cmd;
@@ -18,8 +19,9 @@ use std::time::Duration;
 
 /// Boot the Augur research kernel in QEMU.
 ///
-/// By default: a BIOS image under TCG with `-cpu max`, the default job (a few hundred timer
-/// ticks and a health summary), then power-off. The exit status is 0 when the kernel reports
+/// By default: a BIOS image under TCG with `-cpu max`, a short seeded `mix` workload (3 s of
+/// ticks, seed 1) under the learned scheduler, then a summary line comparing it with its
+/// shadow policy replayed on the host, then power-off (`--job run` boots the plain timer job). The exit status is 0 when the kernel reports
 /// success, 1 when it reports failure, 124 when the time limit killed it, 2 otherwise.
 #[derive(Parser, Debug)]
 #[command(name = "augur", version, about, long_about = None, args_conflicts_with_subcommands = true)]
@@ -41,28 +43,30 @@ struct Cli {
     /// Start halted and wait for gdb on localhost:1234 (prints the gdb command).
     #[arg(long)]
     gdb: bool,
-    /// What the kernel does after booting.
-    #[arg(long, default_value = "run", value_parser = job_name)]
-    job: Job,
+    /// What the kernel does after booting (default: the demo workload; `run` is the timer job).
+    #[arg(long, value_parser = job_name)]
+    job: Option<Job>,
     /// Timer interrupt rate in Hz (10..=10000).
-    #[arg(long, default_value_t = augur_qemu::bootcfg::DEFAULT_TICK_HZ)]
+    #[arg(long, default_value_t = augur_qemu::bootcfg::DEFAULT_TICK_HZ,
+          value_parser = clap::value_parser!(u32).range(10..=10_000))]
     hz: u32,
-    /// How many ticks the default job runs.
-    #[arg(long, default_value_t = augur_qemu::bootcfg::DEFAULT_RUN_TICKS)]
-    ticks: u32,
-    /// Scheduling policy of the kernel threads: rr, cfs, mlfq, fifo or learned.
-    #[arg(long, default_value = "rr", value_parser = sched_policy)]
-    policy: SchedPolicy,
+    /// How many ticks `--job run` runs (1..=4294967295).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    ticks: Option<u32>,
+    /// Scheduling policy of the kernel threads: rr, cfs, mlfq, fifo or learned (default: rr,
+    /// or learned for the demo workload).
+    #[arg(long, value_parser = sched_policy)]
+    policy: Option<SchedPolicy>,
     /// The classical policy `learned` falls back to and is judged against: rr, cfs, mlfq or fifo.
     #[arg(long, default_value = "mlfq", value_parser = shadow_policy)]
     shadow: SchedPolicy,
     /// Run a seeded workload (batch, interactive, io or mix) and print its metrics.
     #[arg(long, value_name = "NAME", value_parser = workload_name)]
     workload: Option<Mix>,
-    /// How long the workload runs, in seconds of timer ticks.
-    #[arg(long, default_value_t = augur_qemu::bootcfg::DEFAULT_SECONDS,
-          value_parser = clap::value_parser!(u32).range(1..=3600))]
-    seconds: u32,
+    /// How long the workload runs, in seconds of timer ticks, 1..=3600 (default: 10, or 3 for
+    /// the demo workload).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    seconds: Option<u32>,
     /// The workload's seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -78,8 +82,10 @@ struct Cli {
     /// Guest memory in MiB.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(64..=65536))]
     memory: u32,
-    /// Kill QEMU after this many seconds (scaled by AUGUR_TIMEOUT_SCALE); 0 waits forever.
-    #[arg(long, default_value_t = 300)]
+    /// Kill QEMU after this many seconds, 0..=604800 (scaled by AUGUR_TIMEOUT_SCALE); 0 waits
+    /// forever.
+    #[arg(long, default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(0..=augur_qemu::MAX_TIMEOUT_SECS))]
     timeout: u64,
     /// Write the kernel's trace channel (COM2) to this file.
     #[arg(long, value_name = "FILE")]
@@ -160,40 +166,97 @@ fn main() -> ExitCode {
     }
 }
 
-fn boot(cli: Cli) -> ExitCode {
+/// Length of the demo workload `cargo run` boots with no options, in seconds of ticks: long
+/// enough for a few hundred learned decisions, short enough to finish well within a minute.
+const DEMO_SECONDS: u32 = 3;
+
+/// Whether virtual time counts instructions: asked for, or the demo (so that its figures are
+/// the same on every machine: a wall-clock tick under TCG on a loaded host can trip the
+/// inference budget), unless KVM is asked for.
+fn deterministic(cli: &Cli) -> bool {
+    cli.deterministic || (is_demo(cli) && !cli.kvm)
+}
+
+/// Whether the command line asks for no job at all: then the demo workload runs.
+fn is_demo(cli: &Cli) -> bool {
+    cli.job.is_none() && cli.workload.is_none() && cli.ticks.is_none()
+}
+
+/// The boot settings the command line asks for.
+fn boot_config(cli: &Cli) -> BootConfig {
+    let demo = is_demo(cli);
     let mut boot = BootConfig::default();
-    boot.job = cli.job;
+    boot.job = cli
+        .job
+        .unwrap_or(if demo { Job::Workload } else { Job::Run });
     boot.tick_hz = cli.hz;
-    boot.run_ticks = cli.ticks;
+    boot.run_ticks = cli.ticks.unwrap_or(augur_qemu::bootcfg::DEFAULT_RUN_TICKS);
     boot.log_level = cli.log;
-    boot.policy = cli.policy;
+    boot.policy = cli.policy.unwrap_or(if demo {
+        SchedPolicy::Learned
+    } else {
+        SchedPolicy::RoundRobin
+    });
     boot.shadow = cli.shadow;
-    boot.seconds = cli.seconds;
+    boot.seconds = cli.seconds.unwrap_or(if demo {
+        DEMO_SECONDS
+    } else {
+        augur_qemu::bootcfg::DEFAULT_SECONDS
+    });
     boot.seed = cli.seed;
-    boot.icount = cli.deterministic;
+    boot.icount = deterministic(cli);
     if let Some(mix) = cli.workload {
         boot.job = Job::Workload;
         boot.workload = mix;
     }
+    boot
+}
+
+/// A `--weights` file, refused on the host when it is not a GGUF file at all (the kernel
+/// would refuse it too, after a boot).
+fn read_weights_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        format!(
+            "--weights {}: {e}; give the path of a GGUF file written by `augur train`",
+            path.display()
+        )
+    })?;
+    grid::check_gguf_magic(path, &bytes)?;
+    Ok(bytes)
+}
+
+fn boot(cli: Cli) -> ExitCode {
+    let boot = boot_config(&cli);
+    let demo = is_demo(&cli);
+    let is_deterministic = deterministic(&cli);
     let mut ramdisk_entries = Vec::new();
     if let Some(path) = &cli.weights {
-        match std::fs::read(path) {
+        match read_weights_file(path) {
             Ok(bytes) => {
                 ramdisk_entries.push((augur_qemu::bootcfg::WEIGHTS_ENTRY.to_owned(), bytes))
             }
             Err(e) => {
-                eprintln!(
-                    "augur: --weights {}: {e}; give the path of a GGUF file written by `augur train`",
-                    path.display()
-                );
+                eprintln!("augur: {e}");
                 return ExitCode::from(2);
             }
         }
     }
+    let mut boot = boot;
     if let Err(e) = boot.set_ktest_filter(&cli.ktest) {
         eprintln!("augur: --ktest: {e}");
         return ExitCode::from(2);
     }
+    let timeout = if cli.timeout == 0 {
+        None
+    } else {
+        match augur_qemu::try_scaled_timeout(Duration::from_secs(cli.timeout)) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("augur: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
     let opts = RunOptions {
         machine: Machine {
             firmware: if cli.uefi {
@@ -203,14 +266,13 @@ fn boot(cli: Cli) -> ExitCode {
             },
             accel: if cli.kvm { Accel::Kvm } else { Accel::Tcg },
             cpu: cli.cpu,
-            deterministic: cli.deterministic,
+            deterministic: is_deterministic,
             gdb: cli.gdb,
             memory_mib: cli.memory,
         },
         boot,
         ramdisk_entries,
-        timeout: (cli.timeout > 0)
-            .then(|| augur_qemu::scaled_timeout(Duration::from_secs(cli.timeout))),
+        timeout,
         echo: true,
         trace_file: cli.trace,
     };
@@ -218,6 +280,11 @@ fn boot(cli: Cli) -> ExitCode {
         Ok(outcome) => {
             if outcome.verdict != Verdict::Success {
                 eprintln!("augur: {}", outcome.describe());
+            } else if demo {
+                match demo::summary(&opts.boot, &outcome.console) {
+                    Ok(line) => println!("{line}"),
+                    Err(e) => eprintln!("augur: no demo summary: {e}"),
+                }
             }
             ExitCode::from(outcome.exit_status() as u8)
         }

@@ -56,6 +56,21 @@ pub fn run(args: TrainArgs, command_line: &str) -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    match augur_trainer::dataset::list_traces(&args.dir) {
+        Ok(files) if files.is_empty() => {
+            eprintln!(
+                "augur train: no trace files (*.trace) found in {}; collect some with `augur collect -o {}`",
+                args.dir.display(),
+                args.dir.display()
+            );
+            return ExitCode::from(2);
+        }
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("augur train: {e}");
+            return ExitCode::from(2);
+        }
+    }
     if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty())
         && let Err(e) = std::fs::create_dir_all(parent)
     {

@@ -331,3 +331,51 @@ fn hung_kernel_is_killed_by_the_timeout() {
     // It did boot: the hang is in the job, after the banner.
     assert!(outcome.console.contains("job: hang"), "{}", outcome.console);
 }
+
+#[test]
+fn trace_write_error_after_the_run_is_reported_not_lost() {
+    // `--trace /dev/full` used to run normally and lose the whole trace without a word.
+    let mut opts = RunOptions {
+        timeout: Some(augur_qemu::scaled_timeout(BOOT_LIMIT)),
+        trace_file: Some("/dev/full".into()),
+        ..Default::default()
+    };
+    opts.boot.run_ticks = 20;
+    match augur_qemu::run(&opts) {
+        Err(augur_qemu::RunError::TraceLost { path, source }) => {
+            assert_eq!(path, std::path::Path::new("/dev/full"));
+            assert_eq!(source.kind(), std::io::ErrorKind::StorageFull, "{source}");
+        }
+        Err(e) => panic!("expected a lost-trace error, got: {e}"),
+        Ok(o) => panic!("the lost trace went unreported: {}", o.describe()),
+    }
+}
+
+#[test]
+fn default_boot_is_the_learned_demo_with_a_shadow_summary() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_augur"))
+        .output()
+        .expect("run augur");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("scheduler: learned (shadow mlfq)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("workload: mix seed=1"), "{stdout}");
+    let health = stdout
+        .lines()
+        .find_map(HealthSummary::parse)
+        .unwrap_or_else(|| panic!("no health line:\n{stdout}"));
+    assert_eq!(health.tick_hz, 1000);
+    let demo = stdout
+        .lines()
+        .find(|l| l.starts_with("demo: learned on mix seed 1 for 3 s: "))
+        .unwrap_or_else(|| panic!("no demo line:\n{stdout}"));
+    assert!(demo.contains("fallbacks no-weights 0"), "{demo}");
+    assert!(
+        demo.contains("for its shadow mlfq replayed on the host"),
+        "{demo}"
+    );
+}

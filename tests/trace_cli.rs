@@ -34,7 +34,7 @@ use tempfile::TempDir;
 
 /// Policy code of `learned` (`bootcfg::SchedPolicy::ALL` order).
 const LEARNED: u8 = 4;
-/// Fallback reason code of `budget` (`sched::learned::FallbackReason`).
+/// Fallback reason code of `budget` (`learn::FallbackReason`).
 const BUDGET: u8 = 3;
 /// Fallback reason code of `regret`.
 const REGRET: u8 = 4;

@@ -2,7 +2,7 @@
 //! weights, and check that the kernel loaded them and the learned policy ran on them without
 //! a schema fallback.
 
-use augur_kernel::sched::learned::FallbackReason;
+use augur_kernel::learn::FallbackReason;
 use augur_kernel::workload::metrics::RunMetrics;
 use std::path::Path;
 use std::process::Command;

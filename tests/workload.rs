@@ -2,7 +2,7 @@
 //! decisions, guards and fallback reasons, its cost, and the trace it leaves behind.
 
 use augur_kernel::bootcfg::{Mix, SchedPolicy};
-use augur_kernel::sched::learned::FallbackReason;
+use augur_kernel::learn::FallbackReason;
 use augur_kernel::telemetry::{SCHEMA_VERSION, TELEMETRY_FIELDS};
 use augur_kernel::trace::{Record, TraceReader};
 use augur_kernel::workload::metrics::RunMetrics;
@@ -38,6 +38,36 @@ fn run_workload(
     (outcome, metrics)
 }
 
+/// The kernel's `memory:` line: every exited job's stack is returned (the free frames grow by
+/// exactly the reaped stacks' pages; when all finished, they are back where they were before
+/// the jobs were spawned but for the few page-table frames kept for the reused stack slots),
+/// the heap does not grow while the workload runs, and no tick missed the scheduler lock.
+fn memory_is_returned(console: &str, all_finished: bool) {
+    let line = console
+        .lines()
+        .find(|l| l.starts_with("memory: frames_before="))
+        .unwrap_or_else(|| panic!("no memory line:\n{console}"));
+    let field = |key: &str| -> u64 {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {line}"))
+    };
+    assert_eq!(field("lock_misses"), 0, "{line}");
+    assert!(field("stacks_reaped") > 0, "{line}");
+    assert!(field("heap_end") <= field("heap_after_spawn"), "{line}");
+    assert_eq!(
+        field("frames_after"),
+        field("frames_after_spawn") + field("stacks_reaped") * field("stack_pages"),
+        "{line}"
+    );
+    if all_finished {
+        let kept = field("frames_before") - field("frames_after");
+        assert!(kept <= 8, "{kept} frames not returned: {line}");
+        // idle's stack and nothing else (main runs on the boot stack).
+        assert_eq!(field("stacks_in_use"), 1, "{line}");
+    }
+}
+
 #[test]
 fn learned_policy_decides_every_tick_with_guards_and_reports_its_cost() {
     let dir = tempfile::tempdir().unwrap();
@@ -50,6 +80,7 @@ fn learned_policy_decides_every_tick_with_guards_and_reports_its_cost() {
     assert!(c.contains("instructions/decision"), "{c}");
     assert!(m.finished > 0 && m.finished <= m.jobs, "{m:?}");
     assert!(m.decisions > 500, "{m:?}");
+    memory_is_returned(c, m.finished == m.jobs);
     // A valid model with the kernel's schema: no load-time fallbacks, and the model's own pick
     // ran for most decisions.
     assert_eq!(m.fallbacks_for(FallbackReason::NoWeights), 0);

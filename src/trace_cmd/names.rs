@@ -3,13 +3,13 @@
 //! implies.
 //!
 //! The policy and fallback names come from their owners (`bootcfg::SchedPolicy`,
-//! `sched::learned::FallbackReason`); an unknown code (a newer kernel) is shown as
+//! `learn::FallbackReason`); an unknown code (a newer kernel) is shown as
 //! `code-N` rather than refused, so an old tool still reads a new trace. Likewise a record kind,
 //! head or section this tool does not know is `unknown-N`, `head-N`, `section-N`.
 
 use augur_kernel::bootcfg::SchedPolicy;
+use augur_kernel::learn::FallbackReason;
 use augur_kernel::sched::TaskClass;
-use augur_kernel::sched::learned::FallbackReason;
 use augur_kernel::telemetry::{CANDIDATE_FEATURES, FIELDS, SCHEMA_VERSION};
 use augur_kernel::trace::record::kind_name;
 use augur_kernel::trace::{FORMAT_VERSION, head, record, section};

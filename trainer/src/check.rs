@@ -18,7 +18,8 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
 
-use augur_kernel::sched::learned::{SchemaMismatch, check_schema};
+use augur_kernel::learn::schema::SchemaMismatch;
+use augur_kernel::sched::head::check_schema;
 use augur_weights::reference::{
     TractMlp, dequantized_backbone, dequantized_head, embedding_scale, error_bound,
 };

@@ -2,7 +2,7 @@
 //! is the one its card describes: same SHA-256 and integrity digest, the kernel's feature
 //! schema in its `sched` section and head, the right name.
 
-use augur_kernel::sched::learned::check_schema;
+use augur_kernel::sched::head::check_schema;
 use augur_kernel::telemetry::{SCHEMA_VERSION, TELEMETRY_FIELDS};
 use augur_trainer::card::{card_digest, card_sha256};
 use augur_trainer::sha256_hex;

@@ -36,8 +36,11 @@ struct KernelSpace {
     /// Next free byte in each part (relative to `area`).
     next_stack: u64,
     /// Stack slots given back by [`free_stack`] (guard address, pages), reused first, so a
-    /// workload that spawns and reaps threads for ever needs no new page tables.
+    /// workload that spawns and reaps threads for ever needs no new page tables. Its capacity
+    /// is kept at the number of slots ever made, so freeing a stack never allocates.
     free_stacks: alloc::vec::Vec<(u64, u64)>,
+    /// Stack slots made so far.
+    stacks_made: usize,
     next_mmio: u64,
     next_spare: u64,
 }
@@ -114,6 +117,7 @@ pub fn init(phys_offset: u64) -> Result<(), PagingError> {
             area,
             next_stack: STACK_AREA,
             free_stacks: alloc::vec::Vec::new(),
+            stacks_made: 0,
             next_mmio: MMIO_AREA,
             next_spare: SPARE_AREA,
         });
@@ -242,6 +246,9 @@ pub fn alloc_stack(pages: u64) -> Result<KernelStack, PagingError> {
             return Err(PagingError::AreaExhausted);
         }
         s.next_stack = next;
+        s.free_stacks
+            .reserve(1 + s.stacks_made - s.free_stacks.len());
+        s.stacks_made += 1;
         Ok(s.area + guard)
     })?;
     let bottom = guard + PAGE_BYTES;

@@ -18,7 +18,6 @@
 //!   same enqueue order whatever the queues' internal order.
 
 use super::head::{Candidate, LearnedScheduler, MAX_SCORED};
-use super::{Cfs, Fifo, Mlfq, RoundRobin};
 use super::{
     Leave, Nice, Policy, SchedError, TaskClass, TaskId, TaskState, TaskView, Tick, Verdict, Wake,
 };
@@ -37,24 +36,14 @@ pub const IDLE: TaskId = TaskId(0);
 /// The boot flow, adopted as a task at construction.
 pub const MAIN: TaskId = TaskId(1);
 
-/// Time slice of the round-robin policy.
-pub const ROUND_ROBIN_QUANTUM_TICKS: u64 = 10;
-
 /// Tasks the kernel's policies can track at once (runnable or blocked): a workload's
 /// [`crate::workload::MAX_JOBS`] plus the kernel's own threads.
 pub const SCHED_CAPACITY: usize = crate::workload::MAX_JOBS + 8;
 
-/// The classical policy `which` names, with its default parameters (`learned` names its
-/// default shadow, MLFQ): the one definition the kernel and host replay both build.
+/// The classical policy `which` names, at the kernel's capacity (`learned` names its default
+/// shadow, MLFQ): what the kernel and host replay both build.
 pub fn classical_policy(which: SchedPolicy) -> Box<dyn Policy + Send> {
-    match which {
-        SchedPolicy::RoundRobin => {
-            Box::new(RoundRobin::<SCHED_CAPACITY>::new(ROUND_ROBIN_QUANTUM_TICKS))
-        }
-        SchedPolicy::Cfs => Box::new(Cfs::<SCHED_CAPACITY>::default()),
-        SchedPolicy::Fifo => Box::new(Fifo::<SCHED_CAPACITY>::default()),
-        SchedPolicy::Mlfq | SchedPolicy::Learned => Box::new(Mlfq::<SCHED_CAPACITY>::default()),
-    }
+    which.classical::<SCHED_CAPACITY>()
 }
 
 /// Where trace records go: the kernel's trace channel, or a host buffer.

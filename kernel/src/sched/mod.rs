@@ -41,7 +41,6 @@ pub mod emulate;
 #[cfg(not(target_os = "none"))]
 pub mod gittins;
 pub mod head;
-pub mod learned;
 pub mod policy;
 #[cfg(not(target_os = "none"))]
 pub mod replay;

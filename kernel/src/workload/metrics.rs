@@ -5,7 +5,7 @@
 //! arrival, **wait** = time runnable but not running. A run reports mean, p50 and p99 of each,
 //! in ticks, over the tasks that finished; unfinished tasks are counted separately.
 
-use crate::sched::learned::FallbackReason;
+use crate::learn::FallbackReason;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -81,8 +81,8 @@ pub struct RunMetrics {
     pub wait: Spread,
     /// Scheduling decisions with at least one candidate (learned policy; 0 otherwise).
     pub decisions: u64,
-    /// Fallbacks by reason, in `sched::learned::FallbackReason::ALL` order.
-    pub fallbacks: [u64; 5],
+    /// Fallbacks by reason, in `learn::FallbackReason::ALL` order.
+    pub fallbacks: [u64; FallbackReason::ALL.len()],
     /// Learned decisions made by the first-tick rule (a newcomer's first tick).
     pub first_ticks: u64,
     /// Mean nanoseconds (instructions under `-icount shift=0`) per inference.
@@ -135,6 +135,7 @@ impl RunMetrics {
                 "fb_budget" => &mut m.fallbacks[2],
                 "fb_regret" => &mut m.fallbacks[3],
                 "fb_bad_output" => &mut m.fallbacks[4],
+                "fb_integrity" => &mut m.fallbacks[5],
                 "inference_ns" => &mut m.inference_ns,
                 "tick_ns" => &mut m.tick_ns,
                 _ => return None,
@@ -164,10 +165,10 @@ impl fmt::Display for RunMetrics {
                 s.mean_centi, s.p50, s.p99
             )?;
         }
-        let [a, b, c, d, e] = self.fallbacks;
+        let [a, b, c, d, e, g] = self.fallbacks;
         write!(
             f,
-            " decisions={} first_ticks={} fb_no_weights={a} fb_schema={b} fb_budget={c} fb_regret={d} fb_bad_output={e} inference_ns={} tick_ns={}",
+            " decisions={} first_ticks={} fb_no_weights={a} fb_schema={b} fb_budget={c} fb_regret={d} fb_bad_output={e} fb_integrity={g} inference_ns={} tick_ns={}",
             self.decisions, self.first_ticks, self.inference_ns, self.tick_ns
         )
     }
@@ -209,7 +210,7 @@ mod tests {
             hz: 1000,
             decisions: 4000,
             first_ticks: 12,
-            fallbacks: [0, 0, 3, 17, 0],
+            fallbacks: [0, 0, 3, 17, 0, 1],
             inference_ns: 5120,
             tick_ns: 9000,
             ..RunMetrics::default()

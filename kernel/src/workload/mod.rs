@@ -32,7 +32,9 @@ pub const ARRIVAL_SPAN_PERCENT: u64 = 60;
 /// How often a workload's main thread wakes to see whether every job is done, in ticks
 /// (`runner`; host emulation models the same thread).
 pub const POLL_TICKS: Tick = 50;
-/// Most jobs one workload holds (the kernel's scheduler tables are sized for it).
+/// Most jobs one workload holds: the kernel's scheduler tables (`sched::core::SCHED_CAPACITY`) are
+/// sized for it, so live tasks never exceed a policy's capacity. A longer workload is refused
+/// ([`check_size`]), never cut short.
 pub const MAX_JOBS: usize = 200;
 
 /// A job's I/O pattern: after every `run` ticks of CPU (unless done) it blocks for `block`.
@@ -77,17 +79,19 @@ impl Job {
     }
 }
 
-/// A named family of workloads.
+/// A named family of workloads. The discriminant is mixed into the seed ([`job_stream`]), so
+/// it is explicit: reordering the variants must not change any job list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Mix {
     /// CPU-bound, heavy-tailed lengths.
-    Batch,
+    Batch = 0,
     /// Short bursts and sleeps.
-    Interactive,
+    Interactive = 1,
     /// Bursts between device-like waits.
-    Io,
+    Io = 2,
     /// All three, 4:4:2.
-    Mix,
+    Mix = 3,
 }
 
 impl Mix {
@@ -217,23 +221,90 @@ fn draw_job(mix: Mix, rng: &mut SplitMix64) -> Job {
     }
 }
 
-/// The jobs of `mix` for a run of `ticks` ticks, drawn from `seed`, in arrival order; at most
-/// [`MAX_JOBS`].
-pub fn generate(mix: Mix, seed: u64, ticks: Tick) -> Vec<Job> {
+/// The jobs of `mix` for a run of `ticks` ticks, drawn from `seed`, in arrival order, with no
+/// limit on their number: every job that arrives within the span. Lazy, so counting them
+/// ([`check_size`]) allocates nothing.
+pub fn job_stream(mix: Mix, seed: u64, ticks: Tick) -> impl Iterator<Item = Job> {
     // Mix the mix into the seed so `batch` and `mix` with one seed are unrelated draws.
     let mut rng = SplitMix64::new(seed ^ (mix as u64 + 1).wrapping_mul(0xa076_1d64_78bd_642f));
-    let span = ticks * ARRIVAL_SPAN_PERCENT / 100;
-    let mut jobs = Vec::new();
+    let span = ticks.saturating_mul(ARRIVAL_SPAN_PERCENT) / 100;
     let mut at: Tick = 0;
-    while at < span.max(1) && jobs.len() < MAX_JOBS {
+    core::iter::from_fn(move || {
+        if at >= span.max(1) {
+            return None;
+        }
         let job = Job {
             arrival: at,
             ..draw_job(mix, &mut rng)
         };
-        at += rng.range(0, 2 * job.work * 100 / TARGET_LOAD_PERCENT);
-        jobs.push(job);
+        at = at.saturating_add(rng.range(0, 2 * job.work * 100 / TARGET_LOAD_PERCENT));
+        Some(job)
+    })
+}
+
+/// The jobs of `mix` for a run of `ticks` ticks, drawn from `seed`, in arrival order.
+///
+/// At most [`MAX_JOBS`]: a run whose stream holds more would be cut short, so every runner
+/// (the kernel's, the host's boot runner) calls [`check_size`] first and refuses such a run
+/// with the numbers instead of truncating it silently.
+pub fn generate(mix: Mix, seed: u64, ticks: Tick) -> Vec<Job> {
+    job_stream(mix, seed, ticks).take(MAX_JOBS).collect()
+}
+
+/// A workload with more jobs than the kernel's tables hold ([`MAX_JOBS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooManyJobs {
+    pub mix: Mix,
+    pub seed: u64,
+    /// Length of the run, in ticks.
+    pub ticks: Tick,
+    /// The most jobs a workload may hold.
+    pub max: usize,
+}
+
+impl core::fmt::Display for TooManyJobs {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "workload {} seed {} over {} ticks has more than {} jobs, the most the kernel's job \
+             and scheduler tables hold (workload::MAX_JOBS); run it for fewer seconds",
+            self.mix.name(),
+            self.seed,
+            self.ticks,
+            self.max
+        )
     }
-    jobs
+}
+
+/// How many jobs `(mix, seed, ticks)` holds, or [`TooManyJobs`] if more than [`MAX_JOBS`]:
+/// whether [`generate`] gives the whole workload.
+pub fn check_size(mix: Mix, seed: u64, ticks: Tick) -> Result<usize, TooManyJobs> {
+    let n = job_stream(mix, seed, ticks).take(MAX_JOBS + 1).count();
+    if n > MAX_JOBS {
+        return Err(TooManyJobs {
+            mix,
+            seed,
+            ticks,
+            max: MAX_JOBS,
+        });
+    }
+    Ok(n)
+}
+
+/// The longest run, in ticks at most `ticks`, whose workload fits [`MAX_JOBS`] (0 if even one
+/// tick does not): what to suggest instead of a refused length. The job stream of a shorter
+/// run is a prefix of a longer one's, so the fit is monotone and a bisection finds the edge.
+pub fn longest_fitting_ticks(mix: Mix, seed: u64, ticks: Tick) -> Tick {
+    let (mut lo, mut hi) = (0, ticks);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if check_size(mix, seed, mid).is_ok() {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
 }
 
 #[cfg(test)]
@@ -316,6 +387,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn generate_is_the_stream_and_oversized_runs_are_refused_not_cut() {
+        // A long run's stream holds far more than MAX_JOBS jobs; check_size says so instead
+        // of letting generate's cap pass for the whole workload.
+        let long = 3_600_000;
+        assert!(job_stream(Mix::Mix, 1, long).count() > MAX_JOBS);
+        let err = check_size(Mix::Mix, 1, long).unwrap_err();
+        assert_eq!(err.max, MAX_JOBS);
+        let text = std::format!("{err}");
+        assert!(
+            text.contains("more than 200 jobs") && text.contains("fewer seconds"),
+            "{text}"
+        );
+        // A run that fits is generated whole, and is exactly its stream.
+        let n = check_size(Mix::Mix, 1, 5_000).unwrap();
+        let jobs = generate(Mix::Mix, 1, 5_000);
+        assert_eq!(jobs.len(), n);
+        assert_eq!(jobs, job_stream(Mix::Mix, 1, 5_000).collect::<Vec<_>>());
+        // The longest fitting run is the edge: it fits, one tick more does not.
+        let edge = longest_fitting_ticks(Mix::Mix, 1, long);
+        assert!(edge > 0 && edge < long);
+        assert!(check_size(Mix::Mix, 1, edge).is_ok());
+        assert!(check_size(Mix::Mix, 1, edge + 1).is_err());
     }
 
     #[test]

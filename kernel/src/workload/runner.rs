@@ -7,9 +7,9 @@
 //! labels read). The main thread only wakes every [`POLL_TICKS`] to see whether all are done.
 
 use super::metrics::{RunMetrics, TaskOutcome};
-use super::{Job, POLL_TICKS, generate};
+use super::{Job, POLL_TICKS, check_size, generate};
 use crate::bootcfg::{BootConfig, SchedPolicy};
-use crate::sched::learned::FallbackReason;
+use crate::learn::FallbackReason;
 use crate::sched::{Nice, TaskClass, TaskId, TaskState, Tick};
 use crate::{kprintln, task, time};
 use alloc::format;
@@ -71,6 +71,12 @@ fn class_name(class: TaskClass) -> &'static str {
 pub fn run(config: &BootConfig) -> bool {
     let hz = u64::from(config.tick_hz);
     let ticks = u64::from(config.seconds) * hz;
+    // The host refuses such a run before booting; this is the kernel's own word on it, so a
+    // workload is never cut short in silence whoever built the settings.
+    if let Err(e) = check_size(config.workload, config.seed, ticks) {
+        kprintln!("workload refused: {e}");
+        return false;
+    }
     let jobs = JOBS.call_once(|| generate(config.workload, config.seed, ticks));
     let start = time::ticks() + 1;
     kprintln!(
@@ -81,6 +87,7 @@ pub fn run(config: &BootConfig) -> bool {
         ticks,
         task::policy_name()
     );
+    let frames_before = crate::mm::frames::stats().free_frames;
     let mut ids = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
         let name: &'static str = String::leak(format!("{}-{i}", class_name(job.class)));
@@ -98,15 +105,40 @@ pub fn run(config: &BootConfig) -> bool {
             }
         }
     }
+    let heap_after_spawn = crate::mm::heap::used();
+    let frames_after_spawn = crate::mm::frames::stats().free_frames;
     let costs_before = task::pipeline_costs();
+    let start_ns = time::now_ns();
     let deadline = start + ticks;
     while time::ticks() < deadline && !ids.iter().all(|&id| exited(id)) {
         task::sleep_ticks(POLL_TICKS.min(deadline - time::ticks()).max(1));
     }
     let elapsed = time::ticks() - start;
+    // Every exited job's stack goes back to the frame allocator: a finished workload leaves
+    // the frames and the heap where they were (the tables keep one small entry per task).
+    let reaped = task::reap();
+    kprintln!(
+        "memory: frames_before={frames_before} frames_after_spawn={frames_after_spawn} frames_after={} stack_pages={} heap_after_spawn={heap_after_spawn} heap_end={} stacks_reaped={reaped} stacks_in_use={} lock_misses={}",
+        crate::mm::frames::stats().free_frames,
+        task::STACK_PAGES,
+        crate::mm::heap::used(),
+        task::stacks_in_use(),
+        task::lock_misses()
+    );
     let metrics = measure(&ids, jobs.len(), elapsed, hz, &costs_before);
     print_summary(config, &metrics);
     kprintln!("{metrics}");
+    // The same health line as the timer job's, so every boot ends with one.
+    kprintln!(
+        "{}",
+        crate::health::HealthSummary {
+            ticks: elapsed,
+            tick_hz: config.tick_hz,
+            elapsed_us: (time::now_ns() - start_ns) / 1000,
+            free_kib: crate::mm::frames::stats().free_frames * crate::mm::PAGE_BYTES / 1024,
+            heap_used: crate::mm::heap::used(),
+        }
+    );
     true
 }
 
