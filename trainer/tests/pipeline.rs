@@ -327,7 +327,7 @@ fn trains_checks_and_writes_a_model_the_kernel_accepts() {
 
     let bytes = std::fs::read(&out).unwrap();
     let model = model_runtime::Model::from_gguf(&bytes).unwrap();
-    augur_kernel::sched::learned::check_schema(&model).unwrap();
+    augur_kernel::sched::head::check_schema(&model).unwrap();
     assert_eq!(model.input_scale(), 1.0);
     let card = std::fs::read_to_string(config.card_path()).unwrap();
     assert_eq!(card_sha256(&card), Some(sha256_hex(&bytes).as_str()));
@@ -474,7 +474,10 @@ fn training_reproduces_the_pinned_models() {
         eprintln!("{loss:?}: tensors {tensors} file {file}");
     }
     for ((loss, tensors, file), (_, want_tensors, want_file)) in got.iter().zip(PINNED) {
-        assert_eq!(tensors, want_tensors, "{loss:?}: the trained numbers changed");
+        assert_eq!(
+            tensors, want_tensors,
+            "{loss:?}: the trained numbers changed"
+        );
         assert_eq!(file, want_file, "{loss:?}: the file changed");
     }
 }
