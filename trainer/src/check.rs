@@ -7,7 +7,7 @@
 //! 2. **Load** the bytes back with the runtime's reader and [`check_schema`] them.
 //! 3. **Reference** ([`reference_check`]): on sample decisions, the int8 engine (scalar) and
 //!    tract-core running the dequantized file in f32 must agree within
-//!    [`reference::error_bound`] plus f32 slack, for the embedding and every score.
+//!    [`augur_weights::reference::error_bound`] plus f32 slack, for the embedding and every score.
 //! 4. **Held-out agreement** ([`quantized_agreement`]): the quantized model's oracle agreement
 //!    on held-out decisions may be below the float model's by at most a margin.
 //!

@@ -7,7 +7,7 @@
 //! - Weights are initialised from the caller's seeded generator (He-uniform, as
 //!   `augur_weights` does), in the order the layers are created: the backbone's layers first,
 //!   then each head's, so a run is a function of its data and seed.
-//! - [`fold`] is exact: a folded layer on raw inputs computes what the unfolded one computes
+//! - `fold` is exact: a folded layer on raw inputs computes what the unfolded one computes
 //!   on standardised inputs (up to f32 rounding).
 
 use augur_weights::float::uniform;
