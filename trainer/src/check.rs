@@ -7,7 +7,7 @@
 //! 2. **Load** the bytes back with the runtime's reader and [`check_schema`] them.
 //! 3. **Reference** ([`reference_check`]): on sample decisions, the int8 engine (scalar) and
 //!    tract-core running the dequantized file in f32 must agree within
-//!    [`reference::error_bound`] plus f32 slack, for the embedding and every score.
+//!    [`augur_weights::reference::error_bound`] plus f32 slack, for the embedding and every score.
 //! 4. **Held-out agreement** ([`quantized_agreement`]): the quantized model's oracle agreement
 //!    on held-out decisions may be below the float model's by at most a margin.
 //!
@@ -18,8 +18,9 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
 
+use augur_kernel::learn::Head;
 use augur_kernel::learn::schema::SchemaMismatch;
-use augur_kernel::sched::head::check_schema;
+use augur_kernel::sched::head::{SchedHead, check_schema};
 use augur_weights::reference::{
     TractMlp, dequantized_backbone, dequantized_head, embedding_scale, error_bound,
 };
@@ -139,7 +140,7 @@ pub fn quantize_model(
     Ok(q)
 }
 
-/// Loads `bytes` and checks the schema; returns the model and its `sched` head index.
+/// Loads `bytes` and checks the schema; returns the model and its scheduler head's index.
 pub fn load_checked(bytes: &[u8]) -> Result<(Model<'_>, usize), CheckFailure> {
     let model =
         Model::from_gguf(bytes).map_err(|e: LoadError| CheckFailure::Load(e.to_string()))?;
@@ -177,11 +178,11 @@ pub fn reference_check(
     let emb_scale = embedding_scale(model);
     let h = *model
         .head(head)
-        .ok_or_else(|| CheckFailure::Run("no sched head".into()))?;
+        .ok_or_else(|| CheckFailure::Run(format!("no `{}` head", SchedHead::NAME)))?;
     let last = model
         .graph()
         .layer(h.first_layer + h.layer_count - 1)
-        .ok_or_else(|| CheckFailure::Run("sched head has no layers".into()))?;
+        .ok_or_else(|| CheckFailure::Run(format!("`{}` head has no layers", SchedHead::NAME)))?;
     let score_unit = match last.output {
         LayerOutput::I32 => last.acc_scale.iter().next().unwrap_or(0.0),
         LayerOutput::I8 { .. } => last.output_scale,
@@ -291,10 +292,11 @@ pub fn quantized_agreement(
     Ok(agree as f64 / examples.len().max(1) as f64)
 }
 
-/// Fraction of `examples` where the float model's pick (first on ties) is a right one by
-/// `agrees`.
+/// Fraction of `examples` where the float model's pick with head `head` (first on ties) is a
+/// right one by `agrees`.
 pub fn float_agreement(
     model: &FloatModel,
+    head: usize,
     examples: &[&DecisionExample],
     agrees: &dyn Fn(&DecisionExample, usize) -> bool,
 ) -> f64 {
@@ -305,7 +307,7 @@ pub fn float_agreement(
         let mut best: Option<(usize, f32)> = None;
         for (i, r) in ex.rows.iter().enumerate() {
             let f: Vec<f32> = r.iter().map(|&v| f32::from(v)).collect();
-            let s = model.head_forward(0, &emb, &f, |_, _| {})[0];
+            let s = model.head_forward(head, &emb, &f, |_, _| {})[0];
             if best.is_none_or(|(_, b)| s > b) {
                 best = Some((i, s));
             }

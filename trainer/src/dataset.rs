@@ -18,7 +18,7 @@
 //!   counted as unlabelled). Ties: every candidate with the least remaining work is "best".
 //! - **finished tasks**: each task with a `TaskSpawn` and a `TaskExit` gives its class and
 //!   total work (the exit status), the sample from which the Gittins objective estimates each
-//!   class's distribution of work ([`crate::gittins`]).
+//!   class's distribution of work ([`crate::heads::sched::gittins`]).
 //!
 //! # Invariants
 //! - Nothing here panics on a damaged or hostile file: counts and features are clamped, and a

@@ -6,10 +6,12 @@
 //!    reported, what decoded is used), build model inputs with the kernel's own
 //!    `to_model_input`, label decisions by the shortest-remaining-work oracle, and split files
 //!    into training and held-out sets by seed and by mix ([`HoldOut`]).
-//! 2. **Pretrain** the backbone self-supervised (next tick's telemetry), then **fine-tune**
-//!    the `sched` head, in candle on the CPU ([`net`]), by default to order the candidates by
-//!    their Gittins index, from work distributions estimated from the traces' finished tasks
-//!    ([`gittins`]); or on the oracle's hindsight labels (listwise or pairwise, [`HeadLoss`]).
+//! 2. **Pretrain** the backbone self-supervised (next tick's telemetry, [`backbone`]), then
+//!    **fine-tune** each head on its embedding ([`heads`]), in candle on the CPU ([`net`]
+//!    composes them). The scheduler head ([`heads::sched`]) is trained by default to order
+//!    the candidates by their Gittins index, from work distributions estimated from the
+//!    traces' finished tasks ([`heads::sched::gittins`]); or on the oracle's hindsight labels
+//!    (listwise or pairwise, [`HeadLoss`]).
 //! 3. **Quantize and check** ([`check`]): calibration from the training traces; the file must
 //!    load, match the kernel's schema, agree with tract-core within the derived bound, and its
 //!    held-out oracle agreement may not fall more than a margin below the float model's. A
@@ -21,12 +23,14 @@
 //! # Notes
 //! The float model reads the raw int8 inputs as numbers (the quantized file says input and
 //! candidate scale 1.0); training standardises them internally and folds that into the
-//! first layers on export ([`net`]).
+//! first layers on export ([`backbone`], [`heads::sched`]).
 
+pub mod backbone;
 pub mod card;
 pub mod check;
 pub mod dataset;
-pub mod gittins;
+pub mod heads;
+pub mod layers;
 pub mod net;
 pub mod synth;
 
@@ -34,7 +38,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use augur_kernel::sched::TaskClass;
 use augur_kernel::telemetry::SCHEMA_VERSION;
 use model_runtime::XorShift;
 use sha2::{Digest, Sha256};
@@ -42,7 +45,11 @@ use sha2::{Digest, Sha256};
 pub use card::{card_markdown, write_model_card};
 pub use check::{CheckFailure, ReferenceStats};
 pub use dataset::{DecisionExample, TraceData, TraceName};
-pub use net::{HeadLoss, Shape};
+pub use heads::sched::HeadLoss;
+pub use net::Shape;
+
+use heads::TrainedHead;
+use heads::sched::{NoFinishedTasks, Objective};
 
 /// Which trace files are held out of training (evaluation only).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -114,7 +121,7 @@ pub struct TrainConfig {
     pub finetune_lr: f64,
     /// Backbone learning rate while fine-tuning; 0 freezes the backbone.
     pub backbone_finetune_lr: f64,
-    /// Fine-tune the head with int8 rounding in the forward pass (see [`net::Net::finetune`]).
+    /// Fine-tune the head with int8 rounding in the forward pass (see [`heads::sched`]).
     pub quantization_aware: bool,
     /// The head's fine-tuning loss.
     pub head_loss: HeadLoss,
@@ -342,7 +349,7 @@ fn subsample<T: Copy>(items: &[T], max: usize, rng: &mut XorShift) -> Vec<T> {
     if items.len() <= max {
         return items.to_vec();
     }
-    let mut idx = net::shuffled(items.len(), rng);
+    let mut idx = layers::shuffled(items.len(), rng);
     idx.truncate(max);
     idx.sort_unstable();
     idx.into_iter().map(|i| items[i]).collect()
@@ -476,44 +483,43 @@ pub fn train(
     // Stage 1.
     let tick_rows = splits.train.iter().flat_map(|d| &d.ticks);
     let cand_rows = train_ex.iter().flat_map(|e| &e.rows);
-    let mut net = net::Net::new(config.shape, config.seed, tick_rows, cand_rows)?;
-    net.head_loss = config.head_loss;
-    if config.head_loss == HeadLoss::Gittins {
-        let tables = gittins::IndexTables::estimate(splits.train.iter())
-            .ok_or_else(|| empty("training", "finished tasks (the Gittins loss needs exits)"))?;
-        let [normal, batch, interactive] = gittins_exits(&tables);
+    let objective =
+        Objective::fit(config.head_loss, splits.train.iter()).map_err(|NoFinishedTasks| {
+            empty("training", "finished tasks (the Gittins loss needs exits)")
+        })?;
+    if let Some([normal, batch, interactive]) = objective.gittins_exits() {
         progress(&format!(
             "Gittins targets: work distributions from {} finished tasks (normal {normal}, batch {batch}, interactive {interactive})",
             normal + batch + interactive,
         ));
-        net.gittins = Some(tables);
     }
-    let target_norm = net::Standardizer::fit(
+    let mut net = net::Net::new(config.shape, config.seed, tick_rows, cand_rows, objective)?;
+    let target_norm = backbone::Standardizer::fit(
         augur_kernel::telemetry::TELEMETRY_FIELDS,
         train_pairs.iter().map(|(_, t)| &t[..]),
     );
-    let train_set = net::PretrainSet::new(train_pairs, target_norm.clone());
-    let heldout_set = net::PretrainSet::new(heldout_pairs, target_norm);
-    let stage = |epochs, lr, salt: u64| net::StageOptions {
+    let train_set = backbone::PretrainSet::new(train_pairs, target_norm.clone());
+    let heldout_set = backbone::PretrainSet::new(heldout_pairs, target_norm);
+    let stage = |epochs, lr, salt: u64| layers::StageOptions {
         epochs,
         batch: config.batch.max(1),
         lr,
         seed: config.seed ^ salt,
     };
-    net.pretrain(
+    net.backbone.pretrain(
         &train_set,
         &stage(config.pretrain_epochs, config.pretrain_lr, 0x1),
         progress,
     )?;
     let mut train_m = SplitMetrics {
         pairs: train_set.pairs.len(),
-        pretrain_mse: net.pretrain_eval(&train_set, config.batch)?,
+        pretrain_mse: net.backbone.pretrain_eval(&train_set, config.batch)?,
         persistence_mse: train_set.persistence_mse(),
         ..SplitMetrics::default()
     };
     let mut heldout_m = SplitMetrics {
         pairs: heldout_set.pairs.len(),
-        pretrain_mse: net.pretrain_eval(&heldout_set, config.batch)?,
+        pretrain_mse: net.backbone.pretrain_eval(&heldout_set, config.batch)?,
         persistence_mse: heldout_set.persistence_mse(),
         ..SplitMetrics::default()
     };
@@ -527,7 +533,8 @@ pub fn train(
     lap("pretrain", &mut timings);
 
     // Stage 2.
-    net.finetune(
+    net.sched.finetune(
+        &net.backbone,
         &train_ex,
         &stage(config.finetune_epochs, config.finetune_lr, 0x2),
         config.backbone_finetune_lr,
@@ -535,23 +542,21 @@ pub fn train(
         progress,
     )?;
     let float = net.export(&config.model_name())?;
+    let sched_head = float
+        .heads
+        .iter()
+        .position(|h| h.name == net.sched.name())
+        .ok_or_else(|| {
+            CheckFailure::Run(format!("the export has no `{}` head", net.sched.name()))
+        })?;
     let oracle = |e: &DecisionExample, pick: usize| e.agrees(pick);
-    // What the head was trained to pick: the candidate of highest Gittins index (ties all
-    // right), or the oracle's.
-    let tables = net.gittins.clone();
-    let objective = move |e: &DecisionExample, pick: usize| match &tables {
-        Some(t) => {
-            let index: Vec<f64> = e.features.iter().map(|f| t.index(f)).collect();
-            let best = index.iter().copied().fold(f64::MIN, f64::max);
-            index.get(pick).is_some_and(|&i| i >= best)
-        }
-        None => e.agrees(pick),
-    };
+    // What the head was trained to pick (the highest Gittins index, or the oracle's pick).
+    let objective = |e: &DecisionExample, pick: usize| net.sched.objective.target_agrees(e, pick);
     for (m, ex) in [(&mut train_m, &train_ex), (&mut heldout_m, &heldout_ex)] {
         m.decisions = ex.len();
-        m.finetune_loss = net.finetune_eval(ex, config.batch)?;
-        m.float_agreement = check::float_agreement(&float, ex, &oracle);
-        m.objective_agreement = check::float_agreement(&float, ex, &objective);
+        m.finetune_loss = net.sched.finetune_eval(&net.backbone, ex, config.batch)?;
+        m.float_agreement = check::float_agreement(&float, sched_head, ex, &oracle);
+        m.objective_agreement = check::float_agreement(&float, sched_head, ex, &objective);
         m.random_agreement = mean(ex.iter().map(|e| e.random_agreement()));
         m.logged_policy_agreement = logged_agreement(ex);
     }
@@ -631,7 +636,7 @@ pub fn train(
         shape: config.shape,
         timings,
         head_loss: config.head_loss,
-        gittins_exits: net.gittins.as_ref().map(gittins_exits),
+        gittins_exits: net.sched.objective.gittins_exits(),
         config: describe_config(config),
         command_line: config.command_line.clone(),
         holdout,
@@ -662,11 +667,6 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> 
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
-}
-
-/// Finished tasks per class (normal, batch, interactive) behind `tables`.
-fn gittins_exits(tables: &gittins::IndexTables) -> [usize; 3] {
-    [TaskClass::Normal, TaskClass::Batch, TaskClass::Interactive].map(|c| tables.exits(c.code()))
 }
 
 fn describe_config(c: &TrainConfig) -> String {
