@@ -458,21 +458,23 @@ fn tensor_data_sha256(bytes: &[u8]) -> String {
 /// The tensor digest survives a change of the file's metadata (new `augur.*` keys): if only
 /// the whole-file digest differs after such a change, re-pin that one alone. Both depend on
 /// candle's f32 arithmetic on this CPU family (x86_64 with AVX2), like any trained weights.
+/// The whole-file digests were re-pinned once for model format 2 (digest, sections), the tensor
+/// digests staying as recorded.
 const PINNED: [(HeadLoss, &str, &str); 3] = [
     (
         HeadLoss::Gittins,
         "a13a599e1807ae2c6fc934f1226ab014626dccd1694bb00feb66fedcc2e5c674",
-        "aef905dabcf6da5169bc5ec9ffbf8863cf69d985ae534835a070db16ba7cee1d",
+        "873d411c247862d72a5cb7b93e87fbb84c125060502aa0a7e158812e6343d734",
     ),
     (
         HeadLoss::Pairwise,
         "a3b9f722a9842ce0dceb17c481f9f8d6e2d211b8220c4222706d8496d6f03c81",
-        "aab9bf9d7d07a701f0c61b372f6fb9de37a6b8fe471a8b09004c1f7e75c3c401",
+        "f6a2cd911a79f436fa9d8eaf252efc3d349a35070aab50b3ecdd7dae4c81d349",
     ),
     (
         HeadLoss::Listwise,
         "9b943d26c27dc98d33f7e3ebd5272c087daa9472d4b0d48fdbbecbd44c8a6335",
-        "e124a7d3712188c72164ba7bbf1019a2b36ff464a67ccf490d4660233511f1b5",
+        "cbb86b40e0ebefe5f708a9f5c465ccd40648763391f8f8b4a951546bff4ef369",
     ),
 ];
 
