@@ -191,7 +191,7 @@ fn thread_lifecycle_reaches_the_trace_file_and_is_deterministic() {
     let first = traced_thread_run(dir.path(), "a.bin");
     let (mut spawns, mut exits, mut first_runs, mut blocks, mut wakes) =
         (Vec::new(), Vec::new(), 0, 0, 0);
-    let (mut telemetry, mut decisions) = (0, 0);
+    let (mut telemetry, mut decisions, mut ends) = (0, 0, 0);
     for entry in TraceReader::new(&first) {
         match entry
             .unwrap_or_else(|e| panic!("trace damaged: {e}"))
@@ -204,9 +204,14 @@ fn thread_lifecycle_reaches_the_trace_file_and_is_deterministic() {
             Record::TaskWake { .. } => wakes += 1,
             Record::Telemetry { .. } => telemetry += 1,
             Record::Decision { .. } => decisions += 1,
+            Record::End { dropped, .. } => {
+                ends += 1;
+                assert_eq!(dropped, 0, "the kernel dropped records");
+            }
             other => panic!("unexpected record {other:?}"),
         }
     }
+    assert_eq!(ends, 1, "one end record: the trace is complete");
     let names: Vec<&str> = spawns.iter().map(|(_, n)| n.as_str()).collect();
     assert_eq!(
         names,

@@ -20,6 +20,7 @@ fn main() {
     let ticks = seconds * 1000;
     let jobs = workload::generate(Mix::Mix, seed, ticks);
     let script = Script {
+        init: 0,
         start: 1,
         spawned_by: 9,
         late: Vec::new(),

@@ -78,6 +78,9 @@ impl TraceSink for Decisions {
 /// The instruction-dependent facts of one kernel run (module docs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Script {
+    /// The tick the scheduler started at (`task::init`): the boot before it (banner, model
+    /// load) takes a few ticks.
+    pub init: Tick,
     /// The tick job arrivals count from (`runner::run`'s `start`).
     pub start: Tick,
     /// The tick at which main had spawned every job and first slept.
@@ -112,12 +115,16 @@ impl Script {
         let first_job = TaskId(MAIN.0 + 1);
         let (mut admitted, mut blocked) = (None, None);
         let mut late = Vec::new();
+        let mut first_tick = None;
         // Ticks whose pipeline already ran: an admission at such a tick happened after it.
         let mut telemetry_seen: Option<Tick> = None;
         for entry in TraceReader::new(trace) {
             let entry = entry.map_err(|e| ScriptError::Damaged(std::format!("{e}")))?;
             match entry.record {
-                Record::Telemetry { tick, .. } => telemetry_seen = Some(tick),
+                Record::Telemetry { tick, .. } => {
+                    telemetry_seen = Some(tick);
+                    first_tick.get_or_insert(tick);
+                }
                 Record::TaskSpawn { tick, task, .. } if task >= first_job.0 => {
                     if task == first_job.0 {
                         admitted = Some(tick);
@@ -134,7 +141,10 @@ impl Script {
         }
         let admitted = admitted.ok_or(ScriptError::Missing("admission of the first job"))?;
         let arrival = jobs.first().map_or(0, |j| j.arrival);
+        let first_tick = first_tick.ok_or(ScriptError::Missing("telemetry"))?;
         Ok(Script {
+            // The first tick the scheduler handled is the one after it started.
+            init: first_tick.saturating_sub(1),
             start: admitted.saturating_sub(arrival),
             spawned_by: blocked.ok_or(ScriptError::Missing("block of main"))?,
             late,
@@ -162,8 +172,8 @@ pub struct Emulated {
 }
 
 /// Emulates the kernel's workload run of `jobs` under the scheduler `setup` with `pipeline`,
-/// as `script` says the kernel's run went. The tick counter starts at 0 when the scheduler
-/// starts, as in the kernel.
+/// as `script` says the kernel's run went: the scheduler starts at `script.init`, as it did
+/// in the kernel.
 pub fn run<I: Inference>(
     jobs: &[Job],
     script: &Script,
@@ -173,7 +183,7 @@ pub fn run<I: Inference>(
     // The model's clock: budgets never trip on the host (the kernel's never did either; a
     // budget fallback in its trace shows as a difference).
     let mut clock = || 0u64;
-    let mut core = Core::new(setup, 0, Decisions::default())?;
+    let mut core = Core::new(setup, script.init, Decisions::default())?;
     let first = MAIN.0 as usize + 1;
     let bursts = &mut vec![Burst::Next; jobs.len()][..];
     // Main spawns the jobs in order; those before the next late one may as well be spawned
@@ -191,10 +201,14 @@ pub fn run<I: Inference>(
         }
         Ok::<bool, super::SchedError>(preempt)
     };
-    spawn_until(&mut core, late.peek().map_or(jobs.len(), |l| l.0), 0)?;
+    spawn_until(
+        &mut core,
+        late.peek().map_or(jobs.len(), |l| l.0),
+        script.init,
+    )?;
     let deadline = script.start + script.ticks;
     let mut spawning = true;
-    let mut t: Tick = 0;
+    let mut t: Tick = script.init;
     loop {
         // What the running thread does before the next tick.
         loop {

@@ -108,6 +108,8 @@ impl RunMetrics {
 
     /// Reads a line written by [`Display`](fmt::Display); `None` if it is not one.
     pub fn parse(line: &str) -> Option<RunMetrics> {
+        /// Keys of the line: 17 counters and one per fallback reason.
+        const METRICS_KEYS: usize = 17 + FallbackReason::ALL.len();
         let rest = line.trim().strip_prefix(PREFIX)?;
         let mut m = RunMetrics::default();
         let mut seen = 0usize;
@@ -143,7 +145,8 @@ impl RunMetrics {
             *slot = v;
             seen += 1;
         }
-        (seen == 22).then_some(m)
+        // Every key above, once: a line missing one is not a metrics line.
+        (seen == METRICS_KEYS).then_some(m)
     }
 }
 
