@@ -161,3 +161,55 @@ fn without_a_model_every_head_falls_back_and_nothing_runs() {
     assert_eq!(out.choice, Some(Choice::Shadow(FallbackReason::Schema)));
     assert_eq!(pipeline.missing(), Some(FallbackReason::Schema));
 }
+
+#[test]
+fn a_second_heads_decision_goes_into_the_trace_as_its_own_kind_of_record() {
+    use crate::trace::{Candidates, Record};
+    let mut pipeline = Pipeline::new(Ok(Probe::default()), InputLayout::full());
+    let mut evict = Guarded::new(EvictHead, Ok(1), GuardConfig::default(), 32);
+    pipeline.push_tick(&Telemetry::default());
+    let blocks = [(100u64, 3i8), (101, 40), (102, 7)];
+    let out = evict.decide(&mut pipeline, 9, &blocks, Some(0), &mut clock());
+    let Some(Choice::Model(victim)) = out.choice else {
+        panic!("{out:?}")
+    };
+    // The head's own record: its code, its candidates' ids and its width of features.
+    let ids: Vec<u64> = blocks.iter().map(|b| b.0).collect();
+    let features: Vec<i16> = blocks.iter().flat_map(|b| [i16::from(b.1), 0]).collect();
+    let record = Record::Decision {
+        tick: 9,
+        head: EvictHead::CODE,
+        chosen: blocks[victim].0,
+        policy: 0,
+        fallback: out.fallback().map(FallbackReason::code),
+        candidates: Candidates::columns(
+            EvictHead::FEATURES,
+            &ids,
+            &features,
+            evict.scores(blocks.len()),
+        ),
+    };
+    let mut bytes = [0u8; 512];
+    let len = record.encode(&mut bytes).unwrap();
+    let (back, used) = Record::decode(&bytes[..len]).unwrap();
+    assert_eq!(used, len);
+    let Record::Decision {
+        head,
+        chosen,
+        candidates,
+        ..
+    } = back
+    else {
+        panic!("{back:?}")
+    };
+    assert_eq!((head, chosen), (EvictHead::CODE, 101));
+    assert_eq!(candidates.width(), EvictHead::FEATURES);
+    let decoded: Vec<(u64, Vec<i16>, i32)> = candidates
+        .iter()
+        .map(|c| (c.id, c.features.iter().collect(), c.score))
+        .collect();
+    assert_eq!(
+        decoded,
+        [(100, vec![3, 0], 3), (101, vec![40, 0], 40), (102, vec![7, 0], 7)]
+    );
+}
