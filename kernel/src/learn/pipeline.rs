@@ -173,7 +173,7 @@ impl<I: Inference> Pipeline<I> {
                     let mut full = [0i8; MODEL_INPUT_LEN];
                     self.window.model_input(&mut full);
                     let mut at = 0;
-                    for tick in full.chunks_exact(TELEMETRY_FIELDS) {
+                    for tick in full.as_chunks::<TELEMETRY_FIELDS>().0 {
                         for &(start, len) in self.layout.ranges() {
                             self.input[at..at + len].copy_from_slice(&tick[start..start + len]);
                             at += len;

@@ -210,6 +210,10 @@ fn a_second_heads_decision_goes_into_the_trace_as_its_own_kind_of_record() {
         .collect();
     assert_eq!(
         decoded,
-        [(100, vec![3, 0], 3), (101, vec![40, 0], 40), (102, vec![7, 0], 7)]
+        [
+            (100, vec![3, 0], 3),
+            (101, vec![40, 0], 40),
+            (102, vec![7, 0], 7)
+        ]
     );
 }

@@ -26,7 +26,7 @@ impl<F: FnMut(&[i8]) -> i32> Inference for Scripted<F> {
         }
         for (s, row) in scores
             .iter_mut()
-            .zip(rows.chunks_exact(SchedHead::FEATURES))
+            .zip(rows.as_chunks::<{ SchedHead::FEATURES }>().0)
         {
             *s = (self.score_row)(row);
         }
