@@ -23,7 +23,7 @@ use super::{
 };
 use crate::bootcfg::SchedPolicy;
 use crate::learn::{Choice, Inference, Pipeline};
-use crate::telemetry::{TaskFeatures, Telemetry, TickEvents};
+use crate::telemetry::{CANDIDATE_FEATURES, TaskFeatures, Telemetry, TickEvents};
 use crate::trace::{self, Record};
 use crate::workload::SplitMix64;
 use alloc::boxed::Box;
@@ -63,6 +63,8 @@ impl TraceSink for NoTrace {
 /// Where a task is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Life {
+    /// Spawned, its arrival not set yet ([`Core::release`]).
+    Held,
     /// Spawned ahead of time; enters the policy at `arrival`.
     Pending {
         /// The arrival tick.
@@ -162,6 +164,10 @@ pub struct Core<S: TraceSink> {
     /// Decision scratch, sized once so the tick path never allocates.
     ids: Box<[TaskId; MAX_SCORED]>,
     candidates: Box<[Candidate; MAX_SCORED]>,
+    /// The first [`trace::MAX_CANDIDATES`] candidates as the decision record's columns,
+    /// filled as the candidates are built, so recording copies nothing.
+    record_ids: Box<[u64; trace::MAX_CANDIDATES]>,
+    record_features: Box<[[i16; CANDIDATE_FEATURES]; trace::MAX_CANDIDATES]>,
     sink: S,
 }
 
@@ -207,6 +213,8 @@ impl<S: TraceSink> Core<S> {
             live: alloc::vec![MAIN.0],
             costs: InferenceCosts::default(),
             ids: Box::new([TaskId(0); MAX_SCORED]),
+            record_ids: Box::new([0; trace::MAX_CANDIDATES]),
+            record_features: Box::new([[0; CANDIDATE_FEATURES]; trace::MAX_CANDIDATES]),
             candidates: Box::new(
                 [Candidate {
                     id: TaskId(0),
@@ -322,6 +330,38 @@ impl<S: TraceSink> Core<S> {
         }
         let preempt = self.admit(id.0 as usize, now)?;
         Ok((id, preempt))
+    }
+
+    /// Creates task `name` held: it enters the policy only once [`Core::release`] gives it an
+    /// arrival. A workload spawns all its jobs held and then releases them at once, so how long
+    /// spawning took (instructions, not ticks) cannot show in when they arrive.
+    pub fn spawn_held(
+        &mut self,
+        now: Tick,
+        name: &'static str,
+        class_nice: (TaskClass, Nice),
+    ) -> Result<TaskId, SchedError> {
+        let (id, _) = self.spawn(now, name, class_nice, Some(Tick::MAX))?;
+        // Not in the arrival queue: `release` puts it there.
+        self.arrivals.retain(|&Reverse((_, i))| i != id.0);
+        self.slots[id.0 as usize].life = Life::Held;
+        Ok(id)
+    }
+
+    /// Gives held task `id` its arrival tick (admitting it at once if that is not in the
+    /// future). Returns whether the policy wants the running task preempted; a task that is not
+    /// held is left alone.
+    pub fn release(&mut self, now: Tick, id: TaskId, arrival: Tick) -> Result<bool, SchedError> {
+        let index = id.0 as usize;
+        if self.slots.get(index).map(|s| s.life) != Some(Life::Held) {
+            return Ok(false);
+        }
+        if arrival > now {
+            self.slots[index].life = Life::Pending { arrival };
+            self.arrivals.push(Reverse((arrival, id.0)));
+            return Ok(false);
+        }
+        self.admit(index, now)
     }
 
     /// Makes pending task `index` runnable at `t`: its arrival. Returns whether the policy
@@ -457,12 +497,16 @@ impl<S: TraceSink> Core<S> {
             Some(cur)
         };
         let n = self.policy.candidates(&mut self.ids[..]).min(MAX_SCORED);
-        for (c, &id) in self.candidates.iter_mut().zip(&self.ids[..n]) {
+        for (i, (c, &id)) in self.candidates.iter_mut().zip(&self.ids[..n]).enumerate() {
             let view = &self.slots[id.0 as usize].view;
             *c = Candidate {
                 id,
                 features: TaskFeatures::of(view, t, id == cur && view.state == TaskState::Running),
             };
+            if i < trace::MAX_CANDIDATES {
+                self.record_ids[i] = u64::from(id.0);
+                self.record_features[i] = c.features.0;
+            }
         }
         let candidates = &self.candidates[..n];
         let (chosen, fallback, scored) = match self.learned.as_mut() {
@@ -501,7 +545,7 @@ impl<S: TraceSink> Core<S> {
     }
 
     /// Appends the decision record: the first [`trace::MAX_CANDIDATES`] candidates with their
-    /// features and (when the model ran) scores.
+    /// features and (when the model ran) scores, from the columns `decide` filled.
     fn record_decision(
         &mut self,
         t: Tick,
@@ -510,20 +554,13 @@ impl<S: TraceSink> Core<S> {
         scored: bool,
         n: usize,
     ) {
-        const WIDTH: usize = crate::telemetry::CANDIDATE_FEATURES;
+        /// Scores of candidates no model scored.
+        const UNSCORED: [i32; trace::MAX_CANDIDATES] = [0; trace::MAX_CANDIDATES];
         let n = n.min(trace::MAX_CANDIDATES);
-        let scores = self.learned.as_ref().map(|l| l.scores(n));
-        let mut ids = [0u64; trace::MAX_CANDIDATES];
-        let mut features = [[0i16; WIDTH]; trace::MAX_CANDIDATES];
-        let mut row_scores = [0i32; trace::MAX_CANDIDATES];
-        for (i, c) in self.candidates[..n].iter().enumerate() {
-            ids[i] = u64::from(c.id.0);
-            features[i] = c.features.0;
-            row_scores[i] = match scores {
-                Some(sc) if scored => sc[i],
-                _ => 0,
-            };
-        }
+        let scores = match self.learned.as_ref() {
+            Some(l) if scored => l.scores(n),
+            _ => &UNSCORED[..n],
+        };
         self.sink.record(&Record::Decision {
             tick: t,
             head: trace::head::SCHED,
@@ -531,10 +568,10 @@ impl<S: TraceSink> Core<S> {
             policy: self.policy_code,
             fallback,
             candidates: trace::Candidates::columns(
-                WIDTH,
-                &ids[..n],
-                features[..n].as_flattened(),
-                &row_scores[..n],
+                CANDIDATE_FEATURES,
+                &self.record_ids[..n],
+                self.record_features[..n].as_flattened(),
+                scores,
             ),
         });
     }

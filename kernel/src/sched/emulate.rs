@@ -21,7 +21,7 @@ use super::core::{Core, Life, MAIN, Setup, TraceSink};
 use super::{TaskId, Tick};
 use crate::learn::{Inference, Pipeline};
 use crate::trace::{Record, TraceReader};
-use crate::workload::{Job, POLL_TICKS};
+use crate::workload::{Job, next_poll};
 use std::vec;
 use std::vec::Vec;
 
@@ -241,7 +241,7 @@ pub fn run<I: Inference>(
                         end: t,
                     });
                 }
-                let until = t + POLL_TICKS.min(deadline - t).max(1);
+                let until = next_poll(t, script.start, deadline);
                 core.block(t, Life::Sleeping { until }, &mut pipeline, &mut clock)
             } else if (cur.0 as usize) >= first {
                 let index = cur.0 as usize - first;

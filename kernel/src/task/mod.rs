@@ -207,6 +207,63 @@ pub fn spawn_at(
     })
 }
 
+/// Creates a thread of `class` and `nice` value running `entry(arg)` that stays held until
+/// [`release`] gives it an arrival tick.
+pub fn spawn_held(
+    name: &'static str,
+    class_nice: (TaskClass, Nice),
+    entry: fn(u64) -> i32,
+    arg: u64,
+) -> Result<TaskId, SpawnError> {
+    reap();
+    let stack = paging::alloc_stack(STACK_PAGES).map_err(SpawnError::Stack)?;
+    without_interrupts(|| {
+        let mut guard = SCHED.lock();
+        let s = guard.as_mut().ok_or(SpawnError::NotStarted)?;
+        // SAFETY: the stack was just mapped for this thread alone.
+        let rsp = unsafe { prepare_stack(stack.top, thread_entry) };
+        match s.core.spawn_held(now(), name, class_nice) {
+            Ok(id) => {
+                s.threads.push(Box::new(Thread {
+                    rsp,
+                    stack: Some(stack),
+                    entry: Some(entry),
+                    arg,
+                }));
+                debug_assert_eq!(id.0 as usize + 1, s.threads.len());
+                Ok(id)
+            }
+            Err(e) => {
+                drop(guard);
+                let _ = paging::free_stack(stack);
+                Err(SpawnError::Policy(e))
+            }
+        }
+    })
+}
+
+/// Releases the held threads `ids` in one step (no tick passes in between): thread `i`
+/// arrives at `arrival(i, start)`, where `start` is the next tick, which is returned.
+pub fn release(ids: &[TaskId], arrival: impl Fn(usize, Tick) -> Tick) -> Result<Tick, SpawnError> {
+    without_interrupts(|| {
+        let mut guard = SCHED.lock();
+        let s = guard.as_mut().ok_or(SpawnError::NotStarted)?;
+        let t = now();
+        let start = t + 1;
+        let mut preempt = false;
+        for (i, &id) in ids.iter().enumerate() {
+            preempt |= s
+                .core
+                .release(t, id, arrival(i, start))
+                .map_err(SpawnError::Policy)?;
+        }
+        if preempt {
+            reschedule(guard);
+        }
+        Ok(start)
+    })
+}
+
 /// Frees the stacks of the threads that have exited (not the running one). Thread context.
 /// Returns how many were freed.
 pub fn reap() -> usize {

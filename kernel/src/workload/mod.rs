@@ -32,6 +32,18 @@ pub const ARRIVAL_SPAN_PERCENT: u64 = 60;
 /// How often a workload's main thread wakes to see whether every job is done, in ticks
 /// (`runner`; host emulation models the same thread).
 pub const POLL_TICKS: Tick = 50;
+
+/// When main next wakes, at `now`, in a workload that started at `start` and ends at
+/// `deadline`: on the workload's own grid of [`POLL_TICKS`] (`start`, `start + POLL_TICKS`,
+/// …), never past the deadline, always after `now`.
+pub fn next_poll(now: Tick, start: Tick, deadline: Tick) -> Tick {
+    let next = if now < start {
+        start
+    } else {
+        start + ((now - start) / POLL_TICKS + 1) * POLL_TICKS
+    };
+    next.min(deadline).max(now + 1)
+}
 /// Most jobs one workload holds: the kernel's scheduler tables (`sched::core::SCHED_CAPACITY`) are
 /// sized for it, so live tasks never exceed a policy's capacity. A longer workload is refused
 /// ([`check_size`]), never cut short.

@@ -4,10 +4,10 @@
 //! tick, so arrivals happen on the tick whoever runs. A job's thread burns CPU until the
 //! scheduler has charged it the ticks of its next burst, then sleeps for the job's I/O wait,
 //! until its work is done; it exits with the CPU ticks it used (what the trainer's hindsight
-//! labels read). The main thread only wakes every [`POLL_TICKS`] to see whether all are done.
+//! labels read). The main thread only wakes every [`super::POLL_TICKS`] to see whether all are done.
 
 use super::metrics::{RunMetrics, TaskOutcome};
-use super::{Job, POLL_TICKS, check_size, generate};
+use super::{Job, check_size, generate};
 use crate::bootcfg::{BootConfig, SchedPolicy};
 use crate::learn::FallbackReason;
 use crate::sched::{Nice, TaskClass, TaskId, TaskState, Tick};
@@ -78,7 +78,6 @@ pub fn run(config: &BootConfig) -> bool {
         return false;
     }
     let jobs = JOBS.call_once(|| generate(config.workload, config.seed, ticks));
-    let start = time::ticks() + 1;
     kprintln!(
         "workload: {} seed={} jobs={} over {} ticks, policy {}",
         config.workload.name(),
@@ -91,13 +90,7 @@ pub fn run(config: &BootConfig) -> bool {
     let mut ids = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
         let name: &'static str = String::leak(format!("{}-{i}", class_name(job.class)));
-        match task::spawn_at(
-            name,
-            (job.class, Nice::new(job.nice)),
-            job_thread,
-            i as u64,
-            Some(start + job.arrival),
-        ) {
+        match task::spawn_held(name, (job.class, Nice::new(job.nice)), job_thread, i as u64) {
             Ok(id) => ids.push(id),
             Err(e) => {
                 kprintln!("workload: cannot spawn job {i}: {e}");
@@ -105,13 +98,22 @@ pub fn run(config: &BootConfig) -> bool {
             }
         }
     }
+    // Every job arrives relative to the tick after the last one was spawned, so neither the
+    // boot nor the spawning (instructions, not ticks) shows in the workload's timing.
+    let start = match task::release(&ids, |i, start| start + jobs[i].arrival) {
+        Ok(start) => start,
+        Err(e) => {
+            kprintln!("workload: cannot release the jobs: {e}");
+            return false;
+        }
+    };
     let heap_after_spawn = crate::mm::heap::used();
     let frames_after_spawn = crate::mm::frames::stats().free_frames;
     let costs_before = task::pipeline_costs();
     let start_ns = time::now_ns();
     let deadline = start + ticks;
     while time::ticks() < deadline && !ids.iter().all(|&id| exited(id)) {
-        task::sleep_ticks(POLL_TICKS.min(deadline - time::ticks()).max(1));
+        task::sleep_ticks(super::next_poll(time::ticks(), start, deadline) - time::ticks());
     }
     let elapsed = time::ticks() - start;
     // Every exited job's stack goes back to the frame allocator: a finished workload leaves
