@@ -3,10 +3,9 @@
 //! (`sched::emulate`), agrees with the kernel's trace decision by decision.
 
 use augur_kernel::bootcfg::{Mix, SchedPolicy};
-use augur_kernel::learn::{GuardConfig, Guarded, Pipeline, schema};
-use augur_kernel::sched::core::{Setup, classical_policy};
+use augur_kernel::learn::{GuardConfig, Pipeline, schema};
+use augur_kernel::sched::core::Setup;
 use augur_kernel::sched::emulate::{self, Decided, Script};
-use augur_kernel::sched::head::{MAX_SCORED, SchedHead};
 use augur_kernel::trace::TraceReader;
 use augur_kernel::workload;
 use augur_qemu::{RunOptions, Verdict};
@@ -42,18 +41,7 @@ fn host_emulation_agrees_with_the_kernel_on_every_decision() {
     let head = augur_kernel::sched::head::check_schema(&model).unwrap();
     let mut scratch = vec![0u8; model.scratch_len()];
     let engine = Engine::new(&model, Backend::detect(), &mut scratch).unwrap();
-    let setup = Setup {
-        policy: classical_policy(SchedPolicy::Mlfq),
-        policy_code: SchedPolicy::Learned.code(),
-        learned: Some(Box::new(Guarded::new(
-            SchedHead::default(),
-            Ok(head),
-            GuardConfig::default(),
-            MAX_SCORED,
-        ))),
-        explore: 0,
-        seed,
-    };
+    let setup = Setup::learned(SchedPolicy::Mlfq, Ok(head), GuardConfig::default(), seed);
     let emulated = emulate::run(&jobs, &script, setup, Pipeline::new(Ok(engine), layout)).unwrap();
 
     let kernel: Vec<Decided> = TraceReader::new(&trace)

@@ -5,10 +5,10 @@
 //! `cargo bench -p augur-kernel --bench tick`
 
 use augur_kernel::bootcfg::{Mix, SchedPolicy};
-use augur_kernel::learn::{GuardConfig, Guarded, Pipeline, schema};
-use augur_kernel::sched::core::{Setup, classical_policy};
+use augur_kernel::learn::{GuardConfig, Pipeline, schema};
+use augur_kernel::sched::core::Setup;
 use augur_kernel::sched::emulate::{self, Script};
-use augur_kernel::sched::head::{MAX_SCORED, SchedHead, check_schema};
+use augur_kernel::sched::head::check_schema;
 use augur_kernel::workload;
 use model_runtime::{Backend, Engine, Model};
 use std::time::Instant;
@@ -36,19 +36,10 @@ fn main() {
         for _ in 0..5 {
             let mut scratch = vec![0u8; model.scratch_len()];
             let engine = Engine::new(&model, Backend::detect(), &mut scratch).unwrap();
-            let setup = Setup {
-                policy: classical_policy(SchedPolicy::Mlfq),
-                policy_code: 0,
-                learned: learned.then(|| {
-                    Box::new(Guarded::new(
-                        SchedHead::default(),
-                        Ok(head),
-                        GuardConfig::default(),
-                        MAX_SCORED,
-                    ))
-                }),
-                explore: 0,
-                seed,
+            let setup = if learned {
+                Setup::learned(SchedPolicy::Mlfq, Ok(head), GuardConfig::default(), seed)
+            } else {
+                Setup::classical(SchedPolicy::Mlfq, 0, seed)
             };
             let started = Instant::now();
             let run = emulate::run(&jobs, &script, setup, Pipeline::new(Ok(engine), layout))

@@ -9,13 +9,11 @@ use crate::bootcfg::{BootArchive, BootConfig, Job, SchedPolicy};
 use crate::exit::ExitCode;
 use crate::health::HealthSummary;
 use crate::learn::schema::HeadStatus;
-use crate::learn::{FallbackReason, GuardConfig, Guarded, Pipeline};
+use crate::learn::{FallbackReason, GuardConfig, Pipeline};
 use crate::mm::{frames, heap, paging};
-use crate::sched::core::{Setup, classical_policy};
-use crate::sched::head::{MAX_SCORED, SchedHead};
+use crate::sched::core::Setup;
 use crate::task::SchedulerSetup;
 use crate::{KERNEL_BASE, kprintln, log, model, time};
-use alloc::boxed::Box;
 use bootloader_api::BootInfo;
 use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::info::{MemoryRegionKind, MemoryRegions};
@@ -31,13 +29,7 @@ fn scheduler_setup(config: &BootConfig, weights: Option<&'static [u8]>) -> Sched
             config.policy.name()
         );
         return SchedulerSetup {
-            sched: Setup {
-                policy: classical_policy(config.policy),
-                policy_code: config.policy.code(),
-                learned: None,
-                explore: config.explore,
-                seed: config.seed,
-            },
+            sched: Setup::classical(config.policy, config.explore, config.seed),
             pipeline: Pipeline::without_model(FallbackReason::NoWeights),
         };
     }
@@ -78,18 +70,7 @@ fn scheduler_setup(config: &BootConfig, weights: Option<&'static [u8]>) -> Sched
         ..GuardConfig::default()
     };
     SchedulerSetup {
-        sched: Setup {
-            policy: classical_policy(config.shadow),
-            policy_code: SchedPolicy::Learned.code(),
-            learned: Some(Box::new(Guarded::new(
-                SchedHead::default(),
-                slot,
-                guard,
-                MAX_SCORED,
-            ))),
-            explore: 0,
-            seed: config.seed,
-        },
+        sched: Setup::learned(config.shadow, slot, guard, config.seed),
         pipeline,
     }
 }

@@ -120,6 +120,41 @@ pub struct Setup {
     pub seed: u64,
 }
 
+impl Setup {
+    /// The classical policy `which` in charge.
+    pub fn classical(which: SchedPolicy, explore: u8, seed: u64) -> Self {
+        Self {
+            policy: classical_policy(which),
+            policy_code: which.code(),
+            learned: None,
+            explore,
+            seed,
+        }
+    }
+
+    /// The learned policy in charge, with `shadow` beside it, its head at model head `slot`
+    /// (or always falling back with that reason), under `guard`.
+    pub fn learned(
+        shadow: SchedPolicy,
+        slot: Result<usize, crate::learn::FallbackReason>,
+        guard: crate::learn::GuardConfig,
+        seed: u64,
+    ) -> Self {
+        Self {
+            policy: classical_policy(shadow),
+            policy_code: SchedPolicy::Learned.code(),
+            learned: Some(Box::new(crate::learn::Guarded::new(
+                super::head::SchedHead::default(),
+                slot,
+                guard,
+                MAX_SCORED,
+            ))),
+            explore: 0,
+            seed,
+        }
+    }
+}
+
 /// Inference counts and cycles of the scheduler's decisions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InferenceCosts {

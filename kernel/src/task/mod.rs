@@ -175,36 +175,7 @@ pub fn spawn_at(
     arg: u64,
     arrival: Option<Tick>,
 ) -> Result<TaskId, SpawnError> {
-    reap();
-    let stack = paging::alloc_stack(STACK_PAGES).map_err(SpawnError::Stack)?;
-    without_interrupts(|| {
-        let mut guard = SCHED.lock();
-        let s = guard.as_mut().ok_or(SpawnError::NotStarted)?;
-        // SAFETY: the stack was just mapped for this thread alone.
-        let rsp = unsafe { prepare_stack(stack.top, thread_entry) };
-        s.threads.push(Box::new(Thread {
-            rsp,
-            stack: Some(stack),
-            entry: Some(entry),
-            arg,
-        }));
-        let spawned = s.core.spawn(now(), name, class_nice, arrival);
-        let (id, preempt) = match spawned {
-            Ok(r) => r,
-            Err(e) => {
-                // The core refused it: the thread never existed.
-                s.threads.pop();
-                drop(guard);
-                let _ = paging::free_stack(stack);
-                return Err(SpawnError::Policy(e));
-            }
-        };
-        debug_assert_eq!(id.0 as usize + 1, s.threads.len());
-        if preempt {
-            reschedule(guard);
-        }
-        Ok(id)
-    })
+    spawn_thread(name, class_nice, (entry, arg), Some(arrival))
 }
 
 /// Creates a thread of `class` and `nice` value running `entry(arg)` that stays held until
@@ -215,30 +186,51 @@ pub fn spawn_held(
     entry: fn(u64) -> i32,
     arg: u64,
 ) -> Result<TaskId, SpawnError> {
+    spawn_thread(name, class_nice, (entry, arg), None)
+}
+
+/// Makes the thread's stack and its task in the core: arriving at `arrival` (see
+/// [`spawn_at`]), or held when `arrival` is `None`.
+fn spawn_thread(
+    name: &'static str,
+    class_nice: (TaskClass, Nice),
+    (entry, arg): (fn(u64) -> i32, u64),
+    arrival: Option<Option<Tick>>,
+) -> Result<TaskId, SpawnError> {
     reap();
     let stack = paging::alloc_stack(STACK_PAGES).map_err(SpawnError::Stack)?;
     without_interrupts(|| {
         let mut guard = SCHED.lock();
         let s = guard.as_mut().ok_or(SpawnError::NotStarted)?;
-        // SAFETY: the stack was just mapped for this thread alone.
-        let rsp = unsafe { prepare_stack(stack.top, thread_entry) };
-        match s.core.spawn_held(now(), name, class_nice) {
-            Ok(id) => {
-                s.threads.push(Box::new(Thread {
-                    rsp,
-                    stack: Some(stack),
-                    entry: Some(entry),
-                    arg,
-                }));
-                debug_assert_eq!(id.0 as usize + 1, s.threads.len());
-                Ok(id)
-            }
+        let spawned = match arrival {
+            Some(arrival) => s.core.spawn(now(), name, class_nice, arrival),
+            None => s
+                .core
+                .spawn_held(now(), name, class_nice)
+                .map(|id| (id, false)),
+        };
+        let (id, preempt) = match spawned {
+            Ok(r) => r,
             Err(e) => {
+                // The core refused it: the thread never existed.
                 drop(guard);
                 let _ = paging::free_stack(stack);
-                Err(SpawnError::Policy(e))
+                return Err(SpawnError::Policy(e));
             }
+        };
+        // SAFETY: the stack was just mapped for this thread alone.
+        let rsp = unsafe { prepare_stack(stack.top, thread_entry) };
+        s.threads.push(Box::new(Thread {
+            rsp,
+            stack: Some(stack),
+            entry: Some(entry),
+            arg,
+        }));
+        debug_assert_eq!(id.0 as usize + 1, s.threads.len());
+        if preempt {
+            reschedule(guard);
         }
+        Ok(id)
     })
 }
 
