@@ -206,6 +206,29 @@ fn corrupt_weights_fall_back_to_the_shadow_with_the_reason() {
 }
 
 #[test]
+fn a_flipped_weight_byte_is_an_integrity_fallback() {
+    // One bit of the last tensor byte: the structure still parses, only the digest can tell.
+    let mut flipped = DEFAULT_WEIGHTS.to_vec();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x01;
+    let (outcome, m) = run_workload(SchedPolicy::Learned, 1, 3, Some(flipped), None);
+    assert!(
+        outcome
+            .console
+            .contains("model: weights from --weights refused (integrity)"),
+        "{}",
+        outcome.console
+    );
+    assert!(m.decisions > 0);
+    assert_eq!(
+        m.fallbacks_for(FallbackReason::Integrity),
+        m.decisions,
+        "{m:?}"
+    );
+    assert_eq!(m.inference_ns, 0, "no model may run");
+}
+
+#[test]
 fn a_model_for_another_schema_is_refused_with_the_reason() {
     // A valid GGUF model of the runtime's test suite: 2 ticks x 4 fields, not this schema.
     let other = include_bytes!("../model-runtime/fuzz/seeds/augur-tiny.gguf").to_vec();
