@@ -205,45 +205,29 @@ fn corrupt_weights_fall_back_to_the_shadow_with_the_reason() {
     assert!(decisions >= m.decisions);
 }
 
+/// Boots `mix` with `weights`, which the kernel must refuse for `reason`: it says so, and the
+/// shadow takes every decision, counted under that reason, with no inference.
+fn assert_refused(weights: Vec<u8>, reason: FallbackReason) {
+    let (outcome, m) = run_workload(SchedPolicy::Learned, 1, 3, Some(weights), None);
+    let said = format!("model: weights from --weights refused ({})", reason.name());
+    assert!(outcome.console.contains(&said), "{}", outcome.console);
+    assert!(m.decisions > 0);
+    assert_eq!(m.fallbacks_for(reason), m.decisions, "{m:?}");
+    assert_eq!(m.inference_ns, 0, "no model may run");
+}
+
 #[test]
 fn a_flipped_weight_byte_is_an_integrity_fallback() {
     // One bit of the last tensor byte: the structure still parses, only the digest can tell.
     let mut flipped = DEFAULT_WEIGHTS.to_vec();
     let last = flipped.len() - 1;
     flipped[last] ^= 0x01;
-    let (outcome, m) = run_workload(SchedPolicy::Learned, 1, 3, Some(flipped), None);
-    assert!(
-        outcome
-            .console
-            .contains("model: weights from --weights refused (integrity)"),
-        "{}",
-        outcome.console
-    );
-    assert!(m.decisions > 0);
-    assert_eq!(
-        m.fallbacks_for(FallbackReason::Integrity),
-        m.decisions,
-        "{m:?}"
-    );
-    assert_eq!(m.inference_ns, 0, "no model may run");
+    assert_refused(flipped, FallbackReason::Integrity);
 }
 
 #[test]
 fn a_model_for_another_schema_is_refused_with_the_reason() {
     // A valid GGUF model of the runtime's test suite: 2 ticks x 4 fields, not this schema.
     let other = include_bytes!("../model-runtime/fuzz/seeds/augur-tiny.gguf").to_vec();
-    let (outcome, m) = run_workload(SchedPolicy::Learned, 1, 3, Some(other), None);
-    assert!(
-        outcome
-            .console
-            .contains("model: weights from --weights refused (schema)"),
-        "{}",
-        outcome.console
-    );
-    assert!(m.decisions > 0);
-    assert_eq!(
-        m.fallbacks_for(FallbackReason::Schema),
-        m.decisions,
-        "{m:?}"
-    );
+    assert_refused(other, FallbackReason::Schema);
 }

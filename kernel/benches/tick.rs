@@ -23,7 +23,6 @@ fn main() {
         init: 0,
         start: 1,
         spawned_by: 9,
-        late: Vec::new(),
         ticks,
     };
     let model = Model::from_gguf(WEIGHTS).expect("the embedded model loads");

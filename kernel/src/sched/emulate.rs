@@ -85,8 +85,6 @@ pub struct Script {
     pub start: Tick,
     /// The tick at which main had spawned every job and first slept.
     pub spawned_by: Tick,
-    /// Jobs (index, tick) that main admitted itself while spawning, their arrival past.
-    pub late: Vec<(usize, Tick)>,
     /// The workload's length in ticks (`--seconds` × hz).
     pub ticks: Tick,
 }
@@ -114,24 +112,15 @@ impl Script {
     pub fn from_trace(trace: &[u8], jobs: &[Job], ticks: Tick) -> Result<Self, ScriptError> {
         let first_job = TaskId(MAIN.0 + 1);
         let (mut admitted, mut blocked) = (None, None);
-        let mut late = Vec::new();
         let mut first_tick = None;
-        // Ticks whose pipeline already ran: an admission at such a tick happened after it.
-        let mut telemetry_seen: Option<Tick> = None;
         for entry in TraceReader::new(trace) {
             let entry = entry.map_err(|e| ScriptError::Damaged(std::format!("{e}")))?;
             match entry.record {
                 Record::Telemetry { tick, .. } => {
-                    telemetry_seen = Some(tick);
                     first_tick.get_or_insert(tick);
                 }
-                Record::TaskSpawn { tick, task, .. } if task >= first_job.0 => {
-                    if task == first_job.0 {
-                        admitted = Some(tick);
-                    }
-                    if blocked.is_none() && telemetry_seen == Some(tick) {
-                        late.push(((task - first_job.0) as usize, tick));
-                    }
+                Record::TaskSpawn { tick, task, .. } if task == first_job.0 => {
+                    admitted.get_or_insert(tick);
                 }
                 Record::TaskBlock { tick, task } if task == MAIN.0 => {
                     blocked.get_or_insert(tick);
@@ -147,7 +136,6 @@ impl Script {
             init: first_tick.saturating_sub(1),
             start: admitted.saturating_sub(arrival),
             spawned_by: blocked.ok_or(ScriptError::Missing("block of main"))?,
-            late,
             ticks,
         })
     }
@@ -186,26 +174,17 @@ pub fn run<I: Inference>(
     let mut core = Core::new(setup, script.init, Decisions::default())?;
     let first = MAIN.0 as usize + 1;
     let bursts = &mut vec![Burst::Next; jobs.len()][..];
-    // Main spawns the jobs in order; those before the next late one may as well be spawned
-    // at once (pending, their arrival ahead: nothing about them is observable until then).
-    let mut late = script.late.iter().copied().peekable();
-    let mut spawned = 0;
-    let mut spawn_until = |core: &mut Core<Decisions>, end: usize, t: Tick| {
-        let mut preempt = false;
-        while spawned < end {
-            let job = &jobs[spawned];
-            let arrival = Some(script.start + job.arrival);
-            let (_, p) = core.spawn(t, "job", (job.class, super::Nice::new(job.nice)), arrival)?;
-            preempt |= p;
-            spawned += 1;
-        }
-        Ok::<bool, super::SchedError>(preempt)
-    };
-    spawn_until(
-        &mut core,
-        late.peek().map_or(jobs.len(), |l| l.0),
-        script.init,
-    )?;
+    // Spawned held and released at once in the kernel: nothing about a job is observable
+    // before its arrival, so it may as well be pending from the start here.
+    for job in jobs {
+        let arrival = Some(script.start + job.arrival);
+        core.spawn(
+            script.init,
+            "job",
+            (job.class, super::Nice::new(job.nice)),
+            arrival,
+        )?;
+    }
     let deadline = script.start + script.ticks;
     let mut spawning = true;
     let mut t: Tick = script.init;
@@ -214,23 +193,8 @@ pub fn run<I: Inference>(
         loop {
             let cur = core.current();
             let next = if cur == MAIN {
-                if spawning {
-                    if let Some(&(job, _)) = late.peek().filter(|l| l.1 <= t) {
-                        // Admits the late job (and spawns the pending ones after it, up to
-                        // the next late one); a preemption decides at once, mid-tick.
-                        late.next();
-                        let mut preempt = spawn_until(&mut core, job + 1, t)?;
-                        let next_late = late.peek().map_or(jobs.len(), |l| l.0);
-                        preempt |= spawn_until(&mut core, next_late, t)?;
-                        if preempt {
-                            let next = core.reschedule(t, &mut pipeline, &mut clock);
-                            core.commit_switch(t, next);
-                        }
-                        continue;
-                    }
-                    if t < script.spawned_by {
-                        break;
-                    }
+                if spawning && t < script.spawned_by {
+                    break;
                 }
                 spawning = false;
                 let over = (first..core.len())
